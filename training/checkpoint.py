@@ -1,0 +1,88 @@
+"""Checkpoint files: atomic writes and the generator loader other parts use.
+
+A checkpoint is a ``torch.save``d dict with at least::
+
+    {"generator": state_dict, "step": int, "config": dict (TrainConfig as a dict)}
+
+and, for resumable training runs, the discriminator, optimiser, scheduler and
+RNG states. ``load_generator`` needs only the first three.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Dict, Tuple, Union
+
+import torch
+
+from .config import ModelConfig
+from .model import HiFillGenerator, build_generator
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def save_checkpoint(path: PathLike, state: Dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically: temporary file, fsync, rename.
+
+    A crash or Ctrl-C mid-write never leaves a truncated checkpoint behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path: PathLike) -> Dict[str, Any]:
+    """Load a checkpoint dict on the CPU, with a clear error for a bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for corrupt files
+        raise ValueError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if not isinstance(state, dict) or "generator" not in state:
+        raise ValueError(f"{path}: not a HiFill checkpoint (no 'generator' entry)")
+    return state
+
+
+def model_config_from(state: Dict[str, Any]) -> ModelConfig:
+    """The ModelConfig stored in a checkpoint (defaults for missing fields)."""
+    stored = (state.get("config") or {}).get("model") or {}
+    known = {f.name for f in fields(ModelConfig)}
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
+    return ModelConfig(**kwargs)
+
+
+def file_sha256(path: PathLike) -> str:
+    """Hex SHA-256 of a file (provenance in exported models)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_generator(path: PathLike) -> Tuple[HiFillGenerator, Dict[str, Any]]:
+    """Build the generator stored in ``path``, in eval mode on the CPU.
+
+    Returns ``(generator, meta)`` with meta keys ``step``, ``sha256``, ``path``.
+    """
+    state = load_checkpoint(path)
+    generator = build_generator(model_config_from(state))
+    generator.load_state_dict(state["generator"])
+    generator.eval()
+    meta = {"step": int(state.get("step", 0)), "sha256": file_sha256(path), "path": str(path)}
+    return generator, meta
