@@ -1,0 +1,79 @@
+"""The backend interface: the network's 512 inputs in, its three outputs out.
+
+Every backend validates its model against ``edge_app.interface`` when it
+opens it and records the seconds of its last run per stage (``timings``:
+"h2d", "inference", "d2h" where it can tell them apart).
+"""
+import os
+from typing import Dict, Mapping, Sequence, Tuple
+
+import numpy as np
+
+from .. import interface
+from ..errors import ModelError
+
+Outputs = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+#: How to get a model, for the "model not found" error.
+EXPORT_HINT = ("export one with `python -m convert export --checkpoint CKPT --out edge_app/models/hifill.onnx`, "
+               "convert it to .om with ATC for the board, or pass --model PATH")
+
+
+def require_file(path: str, kind: str) -> str:
+    """The model path, or a ModelError saying how to get a model."""
+    if not os.path.isfile(path):
+        raise ModelError("{} model not found; {}".format(kind, EXPORT_HINT), path)
+    return path
+
+
+def check_interface(inputs: Mapping[str, Sequence[int]], outputs: Mapping[str, Sequence[int]], path: str) -> None:
+    """ModelError unless the names and shapes match edge_app/interface.py."""
+    for kind, found, expected in (("input", inputs, interface.INPUTS), ("output", outputs, interface.OUTPUTS)):
+        want = {name: tuple(shape) for name, (shape, _) in expected.items()}
+        got = {name: tuple(shape) for name, shape in found.items()}
+        if got != want:
+            raise ModelError("not a HiFill model of interface {}: {}s {} (expected {})".format(
+                interface.INTERFACE_VERSION, kind, _describe(got), _describe(want)), path)
+
+
+def _describe(shapes: Mapping[str, Tuple]) -> str:
+    return ", ".join("{} {}".format(name, list(shape)) for name, shape in shapes.items()) or "none"
+
+
+def check_inputs(img: np.ndarray, mask: np.ndarray) -> None:
+    """ValueError unless the arrays are the interface's float32 NHWC inputs."""
+    for name, arr in (("img", img), ("mask", mask)):
+        shape = interface.INPUTS[name][0]
+        if arr.dtype != np.float32 or tuple(arr.shape) != shape:
+            raise ValueError("input {}: expected float32 {}, got {} {}".format(name, list(shape), arr.dtype,
+                                                                              list(arr.shape)))
+
+
+class Backend:
+    """Runs the model: ``run(img, mask) -> (inpainted, attention, mask_processed)``.
+
+    img float32 [1,512,512,3] BGR 0..255, mask float32 [1,512,512,1] hole=1;
+    outputs as in edge_app/interface.py. Use as a context manager or call
+    ``close()``.
+    """
+
+    name = "backend"
+    model_path = ""
+
+    def __init__(self) -> None:
+        self.timings = {}  # type: Dict[str, float]
+
+    def run(self, img: np.ndarray, mask: np.ndarray) -> Outputs:
+        raise NotImplementedError
+
+    def bind_thread(self) -> None:
+        """Make the calling thread able to run the model (ACL contexts are per thread)."""
+
+    def close(self) -> None:
+        """Release the model and everything it holds (idempotent)."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

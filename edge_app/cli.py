@@ -1,0 +1,246 @@
+"""Command line: ``python -m edge_app inpaint|stream ...`` (see --help).
+
+Bad input ends with one line, ``error: <file>: <problem>``, and exit status
+2; warnings (empty mask, likely inverted mask) go to stderr as
+``warning: ...`` and do not stop the run.
+"""
+import argparse
+import os
+import sys
+import time
+import warnings
+from typing import Dict, List, Optional, Tuple
+
+from . import fileio, masks
+from .backends import default_model, resolve_backend
+from .config import BACKENDS, MASK_CONVENTIONS, ROI_MODES, AppConfig
+from .errors import InpaintError, InpaintWarning
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Stages in the order the --timings table prints them.
+STAGES = ("decode", "preprocess", "h2d", "inference", "d2h", "copy", "cra", "blend", "encode")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs the model."""
+    defaults = AppConfig()
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", metavar="PATH",
+                   help="model file (default: edge_app/models/hifill.onnx, or hifill.om for --backend acl)")
+    g.add_argument("--backend", choices=BACKENDS, default=defaults.backend,
+                   help="auto: acl when pyACL is importable (the board), else onnxruntime (default: %(default)s)")
+    g = parser.add_argument_group("processing")
+    g.add_argument("--mask-convention", choices=MASK_CONVENTIONS, default=defaults.mask_convention,
+                   help="white-hole: white pixels are the hole (default); keep-white: white is kept and black is "
+                        "the hole, as in Huawei's Ascend sample. A mask with transparency is read from its alpha "
+                        "channel (transparent = hole) in both cases; JPEG masks are thresholded at 127")
+    g.add_argument("--roi", choices=ROI_MODES, default=defaults.roi,
+                   help="crop around the hole before inference: auto (when the crop is at most {:.0f}%% of the "
+                        "frame), on, off (default: %(default)s)".format(100 * defaults.roi_auto_max_area))
+    g.add_argument("--no-cra", action="store_true",
+                   help="plain bilinear upsampling of the 512 result in the hole (ablation: no borrowed detail)")
+    g.add_argument("--timings", action="store_true", help="print the seconds spent in each stage")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_app",
+        description="HiFill inpainting with Contextual Residual Aggregation: remove what a mask covers from "
+                    "photos of any size (up to 8K) or from a fixed camera's video, on an Atlas 200 DK (pyACL) or "
+                    "a desktop (onnxruntime).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("inpaint", help="inpaint an image (or a folder of images)",
+                       description="Inpaint IMAGE where MASK marks the hole. With folders, each image is matched "
+                                   "with the mask of the same file stem and written into the OUT folder.")
+    p.add_argument("image", metavar="IMAGE", help="image file, or a folder of images")
+    p.add_argument("mask", metavar="MASK", help="mask file (white = hole by default), or a folder of masks")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file (format from its extension), or a folder when IMAGE is a folder")
+    add_model_options(p)
+    p.set_defaults(run=cmd_inpaint)
+    p = sub.add_parser("stream", help="inpaint a video or camera stream with a fixed mask",
+                       description="Inpaint every frame of a video file, URL or camera with one fixed mask "
+                                   "(an obstruction in front of a fixed camera) and write a video.")
+    p.add_argument("--source", required=True, metavar="FILE|URL|INDEX",
+                   help="video file, stream URL, or camera index (0, 1, ...)")
+    p.add_argument("--mask", required=True, metavar="MASK", help="mask file of the frame size")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video (mp4v)")
+    p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    add_model_options(p)
+    p.set_defaults(run=cmd_stream)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> AppConfig:
+    return AppConfig().with_options(mask_convention=args.mask_convention, roi=args.roi, cra=not args.no_cra,
+                                    overwrite=args.overwrite, backend=args.backend)
+
+
+def open_inpainter(args: argparse.Namespace, config: AppConfig):
+    """The Inpainter of the chosen backend and model (imported late: light --help)."""
+    from .pipeline import Inpainter
+    backend = resolve_backend(config.backend)
+    model = args.model or default_model(backend, config)
+    options = {f: getattr(config, f) for f in ("mask_convention", "roi", "cra", "overwrite")}
+    return Inpainter(model=model, backend=backend, **options)
+
+
+def read_pair(image_path: str, mask_path: str, config: AppConfig):
+    """(image, hole) from files, by the configured mask convention."""
+    image = fileio.read_image(image_path)
+    raw = fileio.read_mask_file(mask_path)
+    hole = masks.hole_from_file_array(raw, config.mask_convention, config.mask_threshold, config.alpha_threshold)
+    return image, hole
+
+
+def _pairs(image_dir: str, mask_dir: str, out_dir: str) -> Tuple[List[Tuple[str, str, str]], List[str]]:
+    """(image, mask, output) matched by file stem, and the images without a mask."""
+    def listing(folder):
+        names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+        return [os.path.join(folder, n) for n in names]
+    masks_by_stem = {}  # type: Dict[str, str]
+    for path in listing(mask_dir):
+        masks_by_stem.setdefault(os.path.splitext(os.path.basename(path))[0], path)
+    pairs, missing = [], []
+    for path in listing(image_dir):
+        name = os.path.basename(path)
+        mask = masks_by_stem.get(os.path.splitext(name)[0])
+        if mask is None:
+            missing.append(path)
+        else:
+            pairs.append((path, mask, os.path.join(out_dir, name)))
+    return pairs, missing
+
+
+class Progress:
+    """tqdm when importable (not on the board), else a plain text line."""
+
+    def __init__(self, total: Optional[int], label: str):
+        self.total, self.label, self.count = total, label, 0
+        try:
+            from tqdm import tqdm
+            self._bar = tqdm(total=total, desc=label, unit="img" if total else "frame", file=sys.stderr)
+        except ImportError:
+            self._bar = None
+
+    def update(self, note: str = "") -> None:
+        self.count += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        elif self.total:
+            print("{} [{}/{}] {}".format(self.label, self.count, self.total, note), file=sys.stderr)
+        elif self.count % 25 == 0:
+            print("{}: {} frames".format(self.label, self.count), file=sys.stderr)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _print_timings(timings: Dict[str, float], frames: int = 1) -> None:
+    keys = [k for k in STAGES if k in timings] + sorted(k for k in timings if k not in STAGES)
+    per = " per frame" if frames > 1 else ""
+    for key in keys:
+        print("  {:<11s} {:8.1f} ms{}".format(key, 1000.0 * timings[key] / max(frames, 1), per))
+    print("  {:<11s} {:8.1f} ms{}".format("total", 1000.0 * sum(timings.values()) / max(frames, 1), per))
+
+
+def _inpaint_one(inpainter, image_path: str, mask_path: str, out_path: str, config: AppConfig,
+                 timings: bool) -> None:
+    fileio.check_output_path(out_path, (image_path, mask_path), config.overwrite)
+    t0 = time.perf_counter()
+    image, hole = read_pair(image_path, mask_path, config)
+    decode = time.perf_counter() - t0
+    result = inpainter.inpaint(image, hole, mask_path)
+    t0 = time.perf_counter()
+    fileio.write_image(out_path, result, config.jpeg_quality)
+    stages = dict(inpainter.timings, decode=decode, encode=time.perf_counter() - t0)
+    print("wrote {} ({}x{}, hole {:.1%}, {} backend, {:.2f} s)".format(
+        out_path, image.shape[1], image.shape[0], hole.mean(), inpainter.backend.name, sum(stages.values())))
+    if timings:
+        _print_timings(stages)
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if os.path.isdir(args.image):
+        if not os.path.isdir(args.mask):
+            raise InpaintError("IMAGE is a folder, so MASK must be a folder of masks", args.mask)
+        if os.path.exists(args.output) and not os.path.isdir(args.output):
+            raise InpaintError("IMAGE is a folder, so OUT must be a folder", args.output)
+        if fileio.same_file(args.output, args.image) or fileio.same_file(args.output, args.mask):
+            raise InpaintError("output folder is an input folder (choose another -o)", args.output)
+        pairs, missing = _pairs(args.image, args.mask, args.output)
+        for path in missing:
+            print("warning: {}: no mask with this name in {}, skipped".format(path, args.mask), file=sys.stderr)
+        if not pairs:
+            raise InpaintError("no image with a matching mask", args.image)
+        os.makedirs(args.output, exist_ok=True)
+        failed = 0
+        with open_inpainter(args, config) as inpainter:
+            progress = Progress(len(pairs), "inpaint")
+            try:
+                for image_path, mask_path, out_path in pairs:
+                    try:
+                        _inpaint_one(inpainter, image_path, mask_path, out_path, config, args.timings)
+                    except InpaintError as exc:
+                        failed += 1
+                        print("error: {}".format(exc), file=sys.stderr)
+                    progress.update(os.path.basename(image_path))
+            finally:
+                progress.close()
+        print("{} of {} images written to {}".format(len(pairs) - failed, len(pairs), args.output))
+        return 2 if failed else 0
+    fileio.check_output_path(args.output, (args.image, args.mask), config.overwrite)
+    for path in (args.image, args.mask):  # fail on bad input before loading the model
+        if not os.path.isfile(path):
+            raise InpaintError("file not found", path)
+    with open_inpainter(args, config) as inpainter:
+        _inpaint_one(inpainter, args.image, args.mask, args.output, config, args.timings)
+    return 0
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    from .stream import run_stream
+    config = config_from_args(args)
+    inputs = [args.mask] + ([args.source] if os.path.exists(args.source) else [])
+    for src in inputs:
+        if fileio.same_file(args.output, src):
+            raise InpaintError("output path is the input file {} (choose another -o)".format(src), args.output)
+    if os.path.exists(args.output) and not config.overwrite:
+        raise InpaintError("output exists (pass --overwrite to replace it)", args.output)
+    raw = fileio.read_mask_file(args.mask)
+    hole = masks.hole_from_file_array(raw, config.mask_convention, config.mask_threshold, config.alpha_threshold)
+    with open_inpainter(args, config) as inpainter:
+        progress = Progress(args.max_frames, "stream")
+        try:
+            report = run_stream(inpainter, args.source, hole, args.output, args.max_frames,
+                                progress=lambda n: progress.update(), mask_path=args.mask)
+        finally:
+            progress.close()
+    print("wrote {}: {}".format(args.output, report.summary()))
+    if args.timings and report.written:
+        _print_timings(report.timings, report.written)
+    return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print("warning: {}".format(message), file=sys.stderr)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI; returns the exit status (2 for bad input)."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", InpaintWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except InpaintError as exc:
+            print("error: {}".format(exc), file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130

@@ -1,0 +1,100 @@
+"""Every setting of the app in one dataclass (thresholds, ROI, CRA, stream).
+
+The CLI and ``Inpainter(**options)`` override fields by name; nothing else in
+the package hard-codes a tunable number.
+"""
+import os
+from dataclasses import dataclass, fields, replace
+
+#: Mask file conventions: white = hole (the official test script) or white =
+#: keep / black = hole (Huawei's Ascend sample).
+MASK_CONVENTIONS = ("white-hole", "keep-white")
+ROI_MODES = ("auto", "on", "off")
+BACKENDS = ("auto", "onnxruntime", "acl")
+
+MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Settings of one Inpainter / CLI run (documented defaults)."""
+
+    # --- masks -------------------------------------------------------------
+    #: How grey mask files are read (see MASK_CONVENTIONS).
+    mask_convention: str = "white-hole"
+    #: Grey level above which a mask pixel is white (JPEG masks are not binary).
+    mask_threshold: int = 127
+    #: A mask with a non-opaque alpha channel is read from the alpha:
+    #: alpha <= this (transparent) = hole, whatever the convention.
+    alpha_threshold: int = 127
+    #: Hole fraction above which the convention is probably inverted (warning).
+    inverted_mask_fraction: float = 0.5
+
+    # --- ROI ---------------------------------------------------------------
+    #: "auto": crop around the hole when the crop is small enough; "on": always
+    #: crop; "off": run on the whole frame.
+    roi: str = "auto"
+    #: The crop is a square of side growth x the hole's bounding-box side ...
+    roi_growth: float = 3.0
+    #: ... at least this many pixels (never below the network's 512) ...
+    roi_min_side: int = 512
+    #: ... and "auto" uses it only when it covers at most this fraction of the
+    #: frame's area (measured: scripts/bench_cra.py --roi, see README).
+    roi_auto_max_area: float = 0.25
+
+    # --- CRA ---------------------------------------------------------------
+    #: False: plain bilinear upsampling of the 512 result in the hole (ablation).
+    cra: bool = True
+    #: Soft-mask values at or below this are treated as 0 (a change below half
+    #: a grey level): pixels there come back bit-identical.
+    soft_floor: float = 1.0 / 512
+    #: Attention columns are dropped while the sum of their largest weights
+    #: stays below this: the aggregated residual then errs by at most
+    #: 255 * this grey levels (0.25 at the default).
+    attention_prune_mass: float = 1.0 / 1024
+    #: Active cells aggregated per matrix product (bounds the memory at 8K:
+    #: 128 cells of 135 x 240 x 3 floats = 50 MB).
+    cra_chunk_cells: int = 128
+
+    # --- output ------------------------------------------------------------
+    jpeg_quality: int = 95
+    overwrite: bool = False
+
+    # --- backend -----------------------------------------------------------
+    backend: str = "auto"
+    device_id: int = 0
+    onnx_model: str = os.path.join(MODELS_DIR, "hifill.onnx")
+    om_model: str = os.path.join(MODELS_DIR, "hifill.om")
+
+    # --- stream ------------------------------------------------------------
+    #: Frames in flight between the inference thread and the host work.
+    stream_queue: int = 2
+    #: Consecutive unreadable frames after which a live source counts as ended.
+    stream_max_failures: int = 25
+    #: Frame rate written when the source does not report one.
+    stream_default_fps: float = 25.0
+    #: FourCC of the written video.
+    stream_fourcc: str = "mp4v"
+
+    def with_options(self, **options) -> "AppConfig":
+        """A copy with some fields replaced; unknown names are a TypeError."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError("unknown option(s): " + ", ".join(unknown))
+        cfg = replace(self, **options)
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """Reject values outside the documented choices."""
+        if self.mask_convention not in MASK_CONVENTIONS:
+            raise ValueError("mask_convention must be one of " + ", ".join(MASK_CONVENTIONS))
+        if self.roi not in ROI_MODES:
+            raise ValueError("roi must be one of " + ", ".join(ROI_MODES))
+        if self.backend not in BACKENDS:
+            raise ValueError("backend must be one of " + ", ".join(BACKENDS))
+        if not 0 <= self.mask_threshold < 255 or not 0 <= self.alpha_threshold < 255:
+            raise ValueError("mask thresholds must be in 0..254")
+        if self.cra_chunk_cells < 1 or self.stream_queue < 1:
+            raise ValueError("cra_chunk_cells and stream_queue must be >= 1")

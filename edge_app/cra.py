@@ -1,0 +1,449 @@
+"""Contextual Residual Aggregation at the frame's native size (spec hifill.md 6).
+
+The network works on a 512 x 512 copy; this module brings its result back to
+the full frame and borrows the high frequencies the copy lost from the known
+parts of the frame, weighted by the network's 1024 x 1024 attention.
+
+Unlike the reference (resize every photo to a fixed square, full-frame float
+residual, dense 1024 x 1024 product, resize back, blend everything) it keeps
+the native size and aspect ratio and touches only what the hole needs:
+
+- the frame is cut into a 32 x 32 grid of cells with edges ``k * H // 32``
+  (cells differ by at most one pixel when the size is not divisible by 32);
+  patches are taken at the largest cell size (ph x pw) from each cell's
+  top-left corner, clamped at the frame's edge, so all have one length;
+- attention rows = "active" cells, those where the soft blend mask is above
+  ``soft_floor``; in each row the smallest weights are dropped while their
+  sum stays <= ``prune_mass`` (error <= 255 * prune_mass grey levels);
+- the residual ``R = (I - up(small)) * (1 - M)`` is computed only for the
+  context cells some active row still uses, ``up(inpainted)`` only over the
+  active cells' soft-mask bounding boxes;
+- ``result = clip(up(inpainted) + A @ R, 0, 255)`` is blended with the
+  original, ``out = result * soft + I * (1 - soft)``, where ``soft`` is the
+  512 blend mask upsampled with the full-res hole forced to 1; every pixel
+  where soft <= soft_floor is returned bit-identical.
+
+The product goes by chunks of active cells (``chunk_cells``): peaked rows
+(a trained network's) accumulate their few residual patches one by one,
+inside the soft box only; flat rows use one matrix product per chunk over
+the columns the chunk uses. Memory stays bounded at 8K: no full-frame float
+array is made; the largest allocation is the residual of the used cells.
+Upsampling is bilinear with half-pixel centres, as ``cv2.resize`` does: along
+x by ``cv2.resize`` to (W, 512) rows, along y by a small matrix per grid row.
+"""
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .config import AppConfig
+from .interface import ATTENTION_CELLS, ATTENTION_GRID, MODEL_SIZE
+from .preprocess import small_hole, small_image
+
+GRID = ATTENTION_GRID
+#: The y upsampling goes by blocks of BAND_ROWS rows x BLOCK_VALUES values:
+#: each block's product reads about 2 + rows * 512 / H source rows instead
+#: of all the cell's, and is small enough for BLAS to run it in the calling
+#: thread (starting BLAS threads for products this small costs more than it
+#: saves, badly so on a busy machine).
+BAND_ROWS = 12
+BLOCK_VALUES = 2048
+#: A chunk's product is one matrix product when at least this fraction of
+#: its (row, used column) pairs has a weight (flat attention: a matrix
+#: product costs about a tenth of a per-term accumulation per pair); peaked
+#: rows accumulate their few residual patches one by one, inside the soft box.
+DENSE_FRACTION = 0.15
+
+
+def _row_weights(n_native: int, first: int, count: int, n_src: int = MODEL_SIZE) -> Tuple[int, np.ndarray]:
+    """Bilinear weights along y of native rows first .. first + count - 1
+    (clamped to the frame): (lo, (count, taps) float32) over source rows
+    lo .. lo + taps - 1. Half-pixel centres and edge clamping, as cv2.resize."""
+    rows = np.minimum(np.arange(first, first + count), n_native - 1)
+    pos = np.clip((rows + 0.5) * (n_src / float(n_native)) - 0.5, 0.0, n_src - 1)
+    i0 = np.floor(pos).astype(np.intp)
+    i1 = np.minimum(i0 + 1, n_src - 1)
+    frac = (pos - i0).astype(np.float32)
+    lo = int(i0[0])
+    weights = np.zeros((count, int(i1[-1]) - lo + 1), np.float32)
+    np.add.at(weights, (np.arange(count), i0 - lo), 1.0 - frac)
+    np.add.at(weights, (np.arange(count), i1 - lo), frac)
+    return lo, weights
+
+
+def _index(start: int, count: int, limit: int):
+    """start .. start + count - 1 as a slice, or as clamped indices past ``limit``."""
+    if start + count <= limit:
+        return slice(start, start + count)
+    return np.minimum(np.arange(start, start + count), limit - 1)
+
+
+def _take(arr: np.ndarray, rows, cols) -> np.ndarray:
+    """arr[rows, cols] for slices and/or index arrays (outer indexing)."""
+    if isinstance(rows, slice) or isinstance(cols, slice):
+        return arr[rows, cols]
+    return arr[np.ix_(rows, cols)]
+
+
+class CraPlan:
+    """What depends only on the frame size, the hole and the blend mask.
+
+    Built once per image, or once for a whole stream with a fixed mask: grid
+    edges, per-grid-row interpolation matrices, the active cells with the
+    bounding box of their soft-mask pixels and the full-res soft mask there.
+    """
+
+    def __init__(self, hole: np.ndarray, blend: np.ndarray, soft_floor: float = AppConfig.soft_floor,
+                 small_mask: Optional[np.ndarray] = None):
+        height, width = hole.shape
+        self.shape = (height, width)
+        self.hole = hole
+        self.soft_floor = float(soft_floor)
+        self.blend = np.array(blend, dtype=np.float32, copy=True)
+        self.ys = np.arange(GRID + 1) * height // GRID
+        self.xs = np.arange(GRID + 1) * width // GRID
+        self.ph = int(np.diff(self.ys).max())
+        self.pw = int(np.diff(self.xs).max())
+        #: per grid row: (first source row, y weights) of the ph native rows
+        #: from its top edge
+        self.rows = [_row_weights(height, int(y), self.ph) for y in self.ys[:-1]]
+        #: first / last non-zero tap of each of those rows (for the bands)
+        self.taps = [(np.argmax(w > 0, axis=1), w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1))
+                     for _, w in self.rows]
+        self.band = BAND_ROWS
+        #: cell holds a hole pixel (any-pooling to 32 equals any-pooling the
+        #: 512 mask over 16 x 16 blocks, so a given 512 mask saves a pass)
+        if small_mask is None:
+            self.has_hole = small_hole(hole, GRID).astype(bool)
+        else:
+            block = MODEL_SIZE // GRID
+            self.has_hole = small_mask.reshape(GRID, block, GRID, block).any(axis=(1, 3))
+        #: active cells: (flat index, box (y0, y1, x0, x1) of the pixels with
+        #: soft > floor, soft mask over the box, True when soft = 1 on all of it)
+        self.cells = []  # type: List[Tuple[int, Tuple[int, int, int, int], np.ndarray, bool]]
+        self._find_active(hole)
+        self.cell_ids = np.array([c[0] for c in self.cells], dtype=np.intp)
+
+    def matches(self, hole: np.ndarray, blend: np.ndarray) -> bool:
+        """True when this plan is valid for ``hole`` and ``blend``."""
+        same_hole = hole is self.hole or (hole.shape == self.shape and np.array_equal(hole, self.hole))
+        return same_hole and np.array_equal(self.blend, blend)
+
+    def upsample(self, xrows: np.ndarray, j: int, y0: int, y1: int, cols,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Bilinear up(src) over native rows [y0, y1) of grid row j and
+        columns ``cols`` (slice or clamped indices): float32 (y1 - y0, n_cols * C),
+        into ``out`` when given.
+
+        ``xrows``: src already upsampled along x, (512, W, C) float32. Along
+        y, one small matrix product per band of rows, over only the source
+        rows the band reads (2 + rows * 512 / H instead of all the cell's).
+        """
+        lo, weights = self.rows[j]
+        first_tap, last_tap = self.taps[j]
+        first, count = y0 - int(self.ys[j]), y1 - y0
+        src = xrows[lo:lo + weights.shape[1], cols]
+        src = src.reshape(src.shape[0], -1)
+        if out is None:
+            out = np.empty((count, src.shape[1]), np.float32)
+        width = src.shape[1]
+        for a in range(0, count, self.band):
+            b = min(a + self.band, count)
+            t0, t1 = int(first_tap[first + a]), int(last_tap[first + b - 1]) + 1
+            w = weights[first + a:first + b, t0:t1]
+            for c in range(0, width, BLOCK_VALUES):
+                d = min(c + BLOCK_VALUES, width)
+                np.matmul(w, src[t0:t1, c:d], out=out[a:b, c:d])
+        return out
+
+    def _candidates(self) -> np.ndarray:
+        """(32, 32) bool: cells with a hole pixel or whose bilinear taps read
+        a blend value above the floor (conservative, from 512 data only)."""
+        heights, widths = np.diff(self.ys), np.diff(self.xs)
+        reach = cv2.integral((self.blend > self.soft_floor).astype(np.uint8))
+        y0 = np.array([lo for lo, _ in self.rows])
+        y1 = np.array([lo + w.shape[1] for lo, w in self.rows])
+        scale = MODEL_SIZE / float(self.shape[1])
+        x0 = np.clip(np.floor((self.xs[:-1] + 0.5) * scale - 0.5), 0, MODEL_SIZE - 1).astype(np.intp)
+        x1 = np.clip(np.floor((self.xs[1:] - 0.5) * scale - 0.5) + 2, 1, MODEL_SIZE).astype(np.intp)
+        count = (reach[np.ix_(y1, x1)] - reach[np.ix_(y0, x1)] - reach[np.ix_(y1, x0)] + reach[np.ix_(y0, x0)])
+        cand = self.has_hole | (count > 0)
+        return cand & (heights > 0)[:, None] & (widths > 0)[None, :]
+
+    def _find_active(self, hole: np.ndarray) -> None:
+        """Exact soft mask over candidate cells; keep those with pixels above
+        the floor, cropped to the bounding box of those pixels."""
+        cand = self._candidates()
+        xblend = cv2.resize(self.blend, (self.shape[1], MODEL_SIZE), interpolation=cv2.INTER_LINEAR)[:, :, None]
+        for j, i in zip(*np.nonzero(cand)):
+            y0, y1, x0, x1 = self.ys[j], self.ys[j + 1], self.xs[i], self.xs[i + 1]
+            soft = self.upsample(xblend, j, y0, y1, slice(x0, x1))
+            np.minimum(soft, 1.0, out=soft)
+            soft[hole[y0:y1, x0:x1] != 0] = 1.0
+            sel = soft > self.soft_floor
+            if not sel.any():
+                continue
+            soft[~sel] = 0.0
+            r = np.flatnonzero(sel.any(1))
+            c = np.flatnonzero(sel.any(0))
+            box = (y0 + int(r[0]), y0 + int(r[-1]) + 1, x0 + int(c[0]), x0 + int(c[-1]) + 1)
+            crop = soft[r[0]:r[-1] + 1, c[0]:c[-1] + 1].copy()
+            self.cells.append((int(j * GRID + i), box, crop, bool((crop == 1.0).all())))
+
+    def chunks(self, max_cells: int) -> List[Tuple[int, int]]:
+        """(first, stop) ranges of at most max_cells of ``self.cells``."""
+        n = len(self.cells)
+        return [(a, min(a + max_cells, n)) for a in range(0, n, max_cells)]
+
+
+def prune_rows(weights: np.ndarray, prune_mass: float) -> np.ndarray:
+    """Zero each row's smallest weights while their sum stays <= prune_mass.
+
+    Each row then loses at most ``prune_mass`` of attention, so the
+    aggregated residual (|R| <= 255) errs by at most 255 * prune_mass.
+    """
+    order = np.argsort(weights, axis=1, kind="stable")
+    ranked = np.take_along_axis(weights, order, axis=1)
+    dropped = np.cumsum(ranked.astype(np.float64), axis=1) <= prune_mass
+    pruned = np.array(weights, dtype=np.float32, copy=True)
+    np.put_along_axis(pruned, order, np.where(dropped, 0.0, ranked).astype(np.float32), axis=1)
+    return pruned
+
+
+class Residual:
+    """R = (I - up(small)) * (1 - M) of the kept context cells.
+
+    Computed over strips of adjacent kept cells of one grid row (few large
+    operations instead of many small ones); the patch of a cell is the
+    ph x pw window from its top-left corner (clamped at the frame's edge),
+    a (ph, pw * 3) view into its strip.
+    """
+
+    def __init__(self, image: np.ndarray, hole: np.ndarray, xsmall: np.ndarray, plan: CraPlan,
+                 keep: np.ndarray, pool: "_Pool"):
+        self.plan = plan
+        self.count = len(keep)
+        self.where = []  # type: List[Tuple[int, int]]  # (strip, first value of the patch)
+        runs = []  # type: List[Tuple[int, int, int]]
+        for j in np.unique(keep // GRID):
+            columns = np.zeros(GRID, bool)
+            columns[keep[keep // GRID == j] % GRID] = True
+            for a, b in _runs(columns):
+                for i in range(a, b + 1):
+                    self.where.append((len(runs), 3 * int(plan.xs[i] - plan.xs[a])))
+                runs.append((int(j), a, b))
+        self.strips = pool.map(lambda run: self._strip(image, hole, xsmall, *run), runs)
+
+    def _strip(self, image, hole, xsmall, j: int, a: int, b: int) -> np.ndarray:
+        plan = self.plan
+        height, width = plan.shape
+        top, left = int(plan.ys[j]), int(plan.xs[a])
+        rows = _index(top, plan.ph, height)
+        cols = _index(left, int(plan.xs[b]) - left + plan.pw, width)
+        pixels = _take(image, rows, cols)
+        strip = np.empty((plan.ph, pixels.shape[1] * 3), np.float32)
+        plan.upsample(xsmall, j, top, top + plan.ph, cols, out=strip)
+        np.subtract(pixels, strip.reshape(pixels.shape), out=strip.reshape(pixels.shape))
+        if plan.has_hole[j, a:b + 1].any() or not isinstance(rows, slice) or not isinstance(cols, slice):
+            strip.reshape(pixels.shape)[_take(hole, rows, cols) != 0] = 0.0
+        return strip
+
+    def patch(self, k: int) -> np.ndarray:
+        strip, first = self.where[k]
+        return self.strips[strip][:, first:first + 3 * self.plan.pw]
+
+    def matrix(self, indices) -> np.ndarray:
+        """(len(indices), ph * pw * 3) copy of those patches, for matrix products."""
+        return np.stack([self.patch(int(k)) for k in indices]).reshape(len(indices), -1)
+
+
+def _runs(active: np.ndarray) -> List[Tuple[int, int]]:
+    """Maximal runs (first, last) of True in a 1-D boolean array."""
+    idx = np.flatnonzero(active)
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.concatenate([idx[:1], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], idx[-1:]])
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _as_matrix(attention: np.ndarray) -> np.ndarray:
+    att = np.asarray(attention, dtype=np.float32)
+    if att.size != ATTENTION_CELLS * ATTENTION_CELLS:
+        raise ValueError("attention must have 1024 x 1024 values, got shape {}".format(att.shape))
+    return att.reshape(ATTENTION_CELLS, ATTENTION_CELLS)
+
+
+def _as_plane(arr: np.ndarray, channels: int, name: str) -> np.ndarray:
+    a = np.asarray(arr, dtype=np.float32)
+    a = a.reshape(a.shape[-3:]) if a.ndim == 4 else a
+    if channels == 1 and a.ndim == 3:
+        a = a[:, :, 0]
+    expected = (MODEL_SIZE, MODEL_SIZE) + ((channels,) if channels > 1 else ())
+    if a.shape != expected:
+        raise ValueError("{} must be {} (or with a batch axis), got {}".format(name, expected, np.shape(arr)))
+    return a
+
+
+def _dense_product(weights: np.ndarray, residual: Residual) -> Optional[np.ndarray]:
+    """weights (n, k) @ residual patches (k, ph, pw * 3) when the rows share
+    their columns enough for one matrix product to beat per-term
+    accumulation (each used column read once instead of once per row);
+    else None."""
+    used = np.flatnonzero(weights.any(axis=0))
+    if np.count_nonzero(weights) < DENSE_FRACTION * weights.shape[0] * used.size:
+        return None
+    agg = np.dot(weights[:, used], residual.matrix(used))
+    return agg.reshape(weights.shape[0], residual.plan.ph, residual.plan.pw * 3)
+
+
+class _OpenCVSingleThreaded:
+    """OpenCV's own threads off while compose runs: its calls here are small
+    (one cell), and parallel regions that small cost more than they save,
+    badly so on a busy machine. compose parallelises over chunks of cells
+    itself instead. Counted, so overlapping calls restore the setting once."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _saved = 1
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if _OpenCVSingleThreaded._users == 0:
+                _OpenCVSingleThreaded._saved = cv2.getNumThreads()
+                cv2.setNumThreads(1)
+            _OpenCVSingleThreaded._users += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            _OpenCVSingleThreaded._users -= 1
+            if _OpenCVSingleThreaded._users == 0:
+                cv2.setNumThreads(_OpenCVSingleThreaded._saved)
+
+
+class _Pool:
+    """``map`` over worker threads, or in the calling thread for one."""
+
+    def __init__(self, threads: int):
+        self._executor = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def map(self, fn, items):
+        return list(self._executor.map(fn, items)) if self._executor else [fn(item) for item in items]
+
+    def __enter__(self) -> "_Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._executor:
+            self._executor.shutdown()
+
+
+def default_threads() -> int:
+    """Worker threads of compose: the CPU count, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, xinp: np.ndarray,
+                   weights: Optional[np.ndarray], residual: Optional[Residual], agg_all: Optional[np.ndarray],
+                   first: int, stop: int) -> Tuple[float, float]:
+    """Result, blend and write of cells first .. stop - 1; (seconds, blend seconds)."""
+    t_start = time.perf_counter()
+    t_blend = 0.0
+    agg = None
+    if agg_all is not None:
+        agg = agg_all[first:stop].reshape(stop - first, plan.ph, plan.pw * 3)
+    elif weights is not None:
+        agg = _dense_product(weights[first:stop], residual)
+    for c in range(first, stop):
+        cell, (y0, y1, x0, x1), soft, interior = plan.cells[c]
+        j, i = divmod(cell, GRID)
+        cy, cx = plan.ys[j], plan.xs[i]
+        crop = (slice(y0 - cy, y1 - cy), slice(3 * (x0 - cx), 3 * (x1 - cx)))
+        terms = []  # type: List[Tuple[np.ndarray, float]]
+        if agg is not None:
+            terms = [(agg[c - first], 1.0)]
+        elif weights is not None:
+            row = weights[c]
+            terms = [(residual.patch(k), float(row[k])) for k in np.flatnonzero(row)]
+        result = plan.upsample(xinp, j, y0, y1, slice(x0, x1))
+        for patch, weight in terms:
+            cv2.scaleAdd(patch[crop], weight, result, dst=result)
+        np.maximum(result, 0.0, out=result)  # the top is clipped by the saturating conversion
+        t0 = time.perf_counter()
+        original = image[y0:y1, x0:x1]
+        rounded = cv2.convertScaleAbs(result).reshape(original.shape)  # rint, saturated to 0..255
+        if interior:
+            out[y0:y1, x0:x1] = rounded
+        else:  # rint(soft * rounded + (1 - soft) * I): exactly I where soft = 0
+            out[y0:y1, x0:x1] = cv2.blendLinear(rounded, original, soft, 1.0 - soft)
+        t_blend += time.perf_counter() - t0
+    return time.perf_counter() - t_start, t_blend
+
+
+def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attention: Optional[np.ndarray],
+            blend: np.ndarray, *, small: Optional[np.ndarray] = None, plan: Optional[CraPlan] = None,
+            out: Optional[np.ndarray] = None, soft_floor: float = AppConfig.soft_floor,
+            prune_mass: float = AppConfig.attention_prune_mass, chunk_cells: int = AppConfig.cra_chunk_cells,
+            matmul: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
+            threads: int = 0, timings: Optional[Dict[str, float]] = None) -> np.ndarray:
+    """Full-resolution result from the network's 512 outputs.
+
+    image: uint8 (H, W, 3) BGR; hole: (H, W) non-zero = hole; inpainted:
+    float32 (512, 512, 3) 0..255; attention: (1024, 1024) or (1, 32, 32, 1024),
+    or None for plain bilinear upsampling (the --no-cra ablation); blend:
+    (512, 512) or (1, 512, 512, 1) in 0..1. Returns uint8 (H, W, 3).
+
+    Optional: ``small`` the uint8 512 image the network saw (recomputed with
+    INTER_AREA otherwise), ``plan`` a CraPlan to reuse (rebuilt if it does not
+    match), ``out`` an array holding a copy of ``image`` to write into (only
+    pixels under the soft mask are written), ``matmul(a, b)`` to run the
+    whole aggregation product at once elsewhere (e.g. on the AI core),
+    ``threads`` worker threads over chunks of cells (0: ``default_threads()``),
+    ``timings`` a dict that gets seconds added under "cra" and "blend".
+    """
+    t_start = time.perf_counter()
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError("image must be uint8 (H, W, 3), got {} {}".format(image.dtype, image.shape))
+    if hole.shape != image.shape[:2]:
+        raise ValueError("hole {} does not match the image {}".format(hole.shape, image.shape[:2]))
+    blend = _as_plane(blend, 1, "blend")
+    x2 = np.clip(_as_plane(inpainted, 3, "inpainted"), 0.0, 255.0)
+    threads = threads or default_threads()
+    with _OpenCVSingleThreaded(), _Pool(threads) as pool:
+        if plan is None or not plan.matches(hole, blend):
+            plan = CraPlan(hole, blend, soft_floor)
+        if out is None:
+            out = image.copy()
+        width = image.shape[1]
+        weights = residual = agg_all = xinp = None
+        if plan.cells:
+            xinp = cv2.resize(x2, (width, MODEL_SIZE), interpolation=cv2.INTER_LINEAR)
+            if attention is not None:
+                weights = prune_rows(_as_matrix(attention)[plan.cell_ids], prune_mass)
+                keep = np.flatnonzero(weights.any(axis=0))
+                if keep.size:
+                    small_u8 = small_image(image) if small is None else small
+                    xsmall = cv2.resize(small_u8.astype(np.float32), (width, MODEL_SIZE),
+                                        interpolation=cv2.INTER_LINEAR)
+                    residual = Residual(image, hole, xsmall, plan, keep, pool)
+                    del xsmall
+                    weights = weights[:, keep]
+                    if matmul is not None:
+                        agg_all = matmul(weights, residual.matrix(range(len(keep))))
+                else:
+                    weights = None
+        t_cells = time.perf_counter()
+        chunks = plan.chunks(min(chunk_cells, max(1, -(-len(plan.cells) // (2 * threads)))))
+        spent = pool.map(lambda r: _compose_chunk(image, out, plan, xinp, weights, residual, agg_all, *r), chunks)
+    if timings is not None:
+        # per-chunk blend share of the (possibly parallel) chunk phase
+        total, t_cells = time.perf_counter() - t_start, time.perf_counter() - t_cells
+        share = sum(b for _, b in spent) / max(sum(a for a, _ in spent), 1e-9)
+        timings["cra"] = timings.get("cra", 0.0) + total - share * t_cells
+        timings["blend"] = timings.get("blend", 0.0) + share * t_cells
+    return out

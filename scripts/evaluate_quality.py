@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Full-resolution quality of the bundled model against the classical baselines.
+
+For every photo of a validation folder (at its native resolution) and every
+seeded hole (brush strokes and object-shaped blobs, 5% to 25% of the frame),
+run: OpenCV Telea, OpenCV Navier-Stokes, the app without CRA (bilinear
+upsampling of the 512 result: the ablation) and the app with CRA. Metrics:
+
+- ``l1_hole``: mean absolute error inside the hole, on a 0..1 scale (lower is better);
+- ``ms_ssim_around``: MS-SSIM on the hole's bounding box grown by a margin
+  (higher is better);
+- ``hf_ratio``: high-frequency energy in the hole (mean |Laplacian| of the
+  grey image) divided by the truth's (1 is ideal; blur gives < 1).
+
+Writes ``OUT/quality.json``, ``OUT/quality.md`` (the method x metric table)
+and ``OUT/quality_grid.jpg`` (input, mask, Telea, no-CRA, CRA, truth).
+
+    .venv/bin/python scripts/evaluate_quality.py --data VAL_DIR --out OUT
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge_app import Inpainter  # noqa: E402
+from edge_app.fileio import read_image  # noqa: E402
+from training.masks import free_form_mask, lama_mask  # noqa: E402
+from training.metrics import ms_ssim  # noqa: E402
+
+METHODS = ("telea", "navier_stokes", "no_cra", "cra")
+MASK_KINDS = ("strokes", "objects")
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+
+def _square_strokes(rng: np.random.Generator, height: int, width: int, lo: float, hi: float) -> np.ndarray:
+    """Brush strokes drawn on a 512 square, stretched to the frame."""
+    draw = free_form_mask if rng.uniform() < 0.5 else lama_mask
+    square = draw(rng, 512, lo, hi)
+    return cv2.resize(square, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _blob(mask: np.ndarray, rng: np.random.Generator, cx: float, cy: float, radius: float) -> None:
+    """One star-shaped blob: a 24-gon with smooth random radial variation."""
+    n = 24
+    phases = rng.uniform(0, 2 * math.pi, 3)
+    angles = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    wobble = sum(0.15 * np.sin((k + 2) * angles + p) for k, p in enumerate(phases))
+    aspect = rng.uniform(0.6, 1.6)
+    xs = cx + radius * (1 + wobble) * np.cos(angles) * math.sqrt(aspect)
+    ys = cy + radius * (1 + wobble) * np.sin(angles) / math.sqrt(aspect)
+    cv2.fillPoly(mask, [np.stack([xs, ys], 1).round().astype(np.int32)], 1)
+
+
+def object_mask(rng: np.random.Generator, height: int, width: int, lo: float, hi: float) -> np.ndarray:
+    """One to three object-shaped blobs whose total area fraction is in [lo, hi]."""
+    target = rng.uniform(lo, hi)
+    count = int(rng.integers(1, 4))
+    centres = [(rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height) for _ in range(count)]
+    seeds = rng.integers(0, 2**31, count)
+    scale = 1.0
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(12):  # rescale the radii until the union hits the target
+        mask[:] = 0
+        radius = scale * math.sqrt(target * height * width / count / math.pi)
+        for (cx, cy), seed in zip(centres, seeds):
+            _blob(mask, np.random.default_rng(int(seed)), cx, cy, radius)
+        ratio = float(mask.mean())
+        if lo <= ratio <= hi and abs(ratio - target) < 0.01:
+            break
+        scale *= math.sqrt(target / max(ratio, 1e-6))
+    return mask > 0
+
+
+MASK_MAKERS: Dict[str, Callable[..., np.ndarray]] = {"strokes": _square_strokes, "objects": object_mask}
+
+
+def run_methods(inpainters: Dict[str, Inpainter], image: np.ndarray, hole: np.ndarray) -> Dict[str, np.ndarray]:
+    """Every method's result for one photo and hole."""
+    hole8 = hole.astype(np.uint8) * 255
+    return {
+        "telea": cv2.inpaint(image, hole8, 3, cv2.INPAINT_TELEA),
+        "navier_stokes": cv2.inpaint(image, hole8, 3, cv2.INPAINT_NS),
+        "no_cra": inpainters["no_cra"](image, hole8),
+        "cra": inpainters["cra"](image, hole8),
+    }
+
+
+def _around(hole: np.ndarray, margin_fraction: float = 0.05) -> Tuple[slice, slice]:
+    """The hole's bounding box grown by a margin (at least 176 px: 5 MS-SSIM scales)."""
+    ys, xs = np.nonzero(hole)
+    h, w = hole.shape
+    margin = max(int(margin_fraction * min(h, w)), 88)
+    y0, y1 = max(ys.min() - margin, 0), min(ys.max() + 1 + margin, h)
+    x0, x1 = max(xs.min() - margin, 0), min(xs.max() + 1 + margin, w)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+
+
+def _hf_energy(image: np.ndarray, hole: np.ndarray) -> float:
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))[hole].mean())
+
+
+def score(result: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> Dict[str, float]:
+    """The three metrics of one result."""
+    diff = np.abs(result.astype(np.float32) - truth.astype(np.float32)) / 255.0
+    rows, cols = _around(hole)
+    with torch.no_grad():
+        around = ms_ssim(_tensor(result[rows, cols]), _tensor(truth[rows, cols])).item()
+    return {
+        "l1_hole": float(diff[hole].mean()),
+        "ms_ssim_around": float(around),
+        "hf_ratio": _hf_energy(result, hole) / max(_hf_energy(truth, hole), 1e-6),
+    }
+
+
+def _label(tile: np.ndarray, text: str) -> np.ndarray:
+    tile = tile.copy()
+    cv2.putText(tile, text, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(tile, text, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
+    return tile
+
+
+def picture_grid(image: np.ndarray, hole: np.ndarray, results: Dict[str, np.ndarray], width: int = 480) -> np.ndarray:
+    """Input | mask | Telea | no-CRA | CRA | truth, cropped around the hole."""
+    rows, cols = _around(hole)
+    shown = image.copy()
+    shown[hole] = (255, 255, 255)
+    tiles = [
+        ("input", shown), ("mask", np.repeat(hole[..., None].astype(np.uint8) * 255, 3, 2)),
+        ("Telea", results["telea"]), ("no CRA", results["no_cra"]), ("CRA", results["cra"]), ("truth", image),
+    ]
+    out = []
+    for name, tile in tiles:
+        crop = tile[rows, cols]
+        h = int(round(crop.shape[0] * width / crop.shape[1]))
+        out.append(_label(cv2.resize(crop, (width, h), interpolation=cv2.INTER_AREA), name))
+    return np.vstack([np.hstack(out[:3]), np.hstack(out[3:])])
+
+
+def summarise(cases: List[Dict]) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Mean of each metric per mask kind ('all' too) and method."""
+    summary: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for kind in MASK_KINDS + ("all",):
+        chosen = [c for c in cases if kind in ("all", c["kind"])]
+        if not chosen:
+            continue
+        summary[kind] = {
+            m: {k: float(np.mean([c["metrics"][m][k] for c in chosen])) for k in chosen[0]["metrics"][m]}
+            for m in METHODS
+        }
+    return summary
+
+
+def markdown_table(summary: Dict[str, Dict[str, Dict[str, float]]]) -> str:
+    lines = ["| holes | method | L1 in hole (lower better) | MS-SSIM around hole (higher better) | HF energy / truth (1 = ideal) |",
+             "|---|---|---|---|---|"]
+    for kind, per_method in summary.items():
+        for method, m in per_method.items():
+            lines.append(f"| {kind} | {method} | {m['l1_hole']:.4f} | {m['ms_ssim_around']:.4f} | {m['hf_ratio']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: List[str] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="folder of validation photos (never used in training)")
+    parser.add_argument("--out", required=True, help="output folder for quality.json/.md and quality_grid.jpg")
+    parser.add_argument("--model", default=None, help="ONNX model (default: the bundled edge_app/models/hifill.onnx)")
+    parser.add_argument("--holes-per-kind", type=int, default=2, help="seeded holes of each kind per photo (default 2)")
+    parser.add_argument("--ratio", default="0.05,0.25", help="hole fraction range (default 0.05,0.25)")
+    parser.add_argument("--seed", type=int, default=2020)
+    args = parser.parse_args(argv)
+
+    lo, hi = (float(v) for v in args.ratio.split(","))
+    photos = sorted(p for p in Path(args.data).iterdir() if p.suffix.lower() in PHOTO_EXTENSIONS)
+    if not photos:
+        parser.error(f"{args.data}: no photos")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    inpainters = {
+        "no_cra": Inpainter(args.model, backend="onnxruntime", cra=False),
+        "cra": Inpainter(args.model, backend="onnxruntime", cra=True),
+    }
+    rng = np.random.default_rng(args.seed)
+    cases, grid = [], None
+    for photo in photos:
+        image = read_image(str(photo))
+        h, w = image.shape[:2]
+        for kind in MASK_KINDS:
+            for index in range(args.holes_per_kind):
+                hole = MASK_MAKERS[kind](rng, h, w, lo, hi)
+                results = run_methods(inpainters, image, hole)
+                metrics = {m: score(results[m], image, hole) for m in METHODS}
+                cases.append({"photo": photo.name, "size": [w, h], "kind": kind, "index": index,
+                              "hole_fraction": float(hole.mean()), "metrics": metrics})
+                print(f"{photo.name} {w}x{h} {kind}#{index} hole {hole.mean():.1%}: "
+                      + ", ".join(f"{m} L1 {metrics[m]['l1_hole']:.4f}" for m in METHODS), flush=True)
+                if grid is None and kind == "objects":
+                    grid = picture_grid(image, hole, results)
+    summary = summarise(cases)
+    table = markdown_table(summary)
+    (out / "quality.json").write_text(json.dumps({"summary": summary, "cases": cases, "ratio": [lo, hi],
+                                                  "seed": args.seed}, indent=2))
+    (out / "quality.md").write_text(table + "\n")
+    if grid is not None:
+        cv2.imwrite(str(out / "quality_grid.jpg"), grid, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    print(table)
+    print(f"wrote {out / 'quality.json'}, {out / 'quality.md'}, {out / 'quality_grid.jpg'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

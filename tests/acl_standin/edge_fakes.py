@@ -1,0 +1,88 @@
+"""Small interface-compatible HiFill stand-in models for the edge_app tests.
+
+``fake_hifill`` writes an ONNX model with exactly the interface of
+edge_app/interface.py (opset 11), cheap enough for tests:
+inpainted = normalised box blur of the known pixels inside the hole, the
+input outside; attention = uniform over the cells whose 3 x 3 neighbourhood
+of 16 x 16 blocks is fully known (as the ACM masks keys), the same for every
+query; mask_processed = max(mask, 7 x 7 box blur of the mask).
+"""
+import shutil
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from edge_app import interface
+
+
+def _const(name, value):
+    arr = np.asarray(value, dtype=np.float32)
+    return helper.make_node("Constant", [], [name], value=helper.make_tensor(
+        name + "_v", TensorProto.FLOAT, arr.shape, arr.ravel().tolist()))
+
+
+def _shape_const(name, values):
+    return helper.make_node("Constant", [], [name], value=helper.make_tensor(
+        name + "_v", TensorProto.INT64, [len(values)], list(values)))
+
+
+def fake_hifill_model(size=interface.MODEL_SIZE, outputs=None, version=interface.INTERFACE_VERSION):
+    """The ModelProto; ``size``/``outputs`` let tests build wrong models."""
+    grid = interface.ATTENTION_GRID
+    cells = interface.ATTENTION_CELLS
+    nodes = [
+        _const("one", 1.0), _const("eps", 1e-3), _const("tiny", 1e-6),
+        helper.make_node("Transpose", ["img"], ["x"], perm=[0, 3, 1, 2]),
+        helper.make_node("Transpose", ["mask"], ["m"], perm=[0, 3, 1, 2]),
+        helper.make_node("Sub", ["one", "m"], ["known"]),
+        helper.make_node("Mul", ["x", "known"], ["xk"]),
+        helper.make_node("AveragePool", ["xk"], ["num"], kernel_shape=[15, 15], pads=[7] * 4, count_include_pad=1),
+        helper.make_node("AveragePool", ["known"], ["den"], kernel_shape=[15, 15], pads=[7] * 4,
+                         count_include_pad=1),
+        helper.make_node("Max", ["den", "eps"], ["den_safe"]),
+        helper.make_node("Div", ["num", "den_safe"], ["fill"]),
+        helper.make_node("Mul", ["fill", "m"], ["fill_hole"]),
+        helper.make_node("Add", ["fill_hole", "xk"], ["out_nchw"]),
+        helper.make_node("Transpose", ["out_nchw"], ["inpainted"], perm=[0, 2, 3, 1]),
+        helper.make_node("MaxPool", ["m"], ["m32"], kernel_shape=[size // grid] * 2, strides=[size // grid] * 2),
+        helper.make_node("MaxPool", ["m32"], ["m32d"], kernel_shape=[3, 3], pads=[1] * 4),
+        helper.make_node("Sub", ["one", "m32d"], ["valid"]),
+        _shape_const("row_shape", [1, 1, 1, cells]),
+        helper.make_node("Reshape", ["valid", "row_shape"], ["row"]),
+        helper.make_node("ReduceSum", ["row"], ["total"], axes=[3], keepdims=1),
+        helper.make_node("Max", ["total", "tiny"], ["total_safe"]),
+        helper.make_node("Div", ["row", "total_safe"], ["att_row"]),
+        _shape_const("att_shape", [1, grid, grid, cells]),
+        helper.make_node("Expand", ["att_row", "att_shape"], ["attention"]),
+        helper.make_node("AveragePool", ["m"], ["m_blur"], kernel_shape=[7, 7], pads=[3] * 4, count_include_pad=1),
+        helper.make_node("Max", ["m_blur", "m"], ["soft"]),
+        helper.make_node("Transpose", ["soft"], ["mask_processed"], perm=[0, 2, 3, 1]),
+    ]
+    shapes = {"inpainted": [1, size, size, 3], "attention": [1, grid, grid, cells],
+              "mask_processed": [1, size, size, 1]}
+    outputs = outputs or list(shapes)
+    graph = helper.make_graph(
+        nodes, "fake_hifill",
+        [helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, size, size, 3]),
+         helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, size, size, 1])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shapes[name]) for name in outputs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    helper.set_model_props(model, {"interface_version": version, "source": "tests/acl_standin/edge_fakes.py"})
+    onnx.checker.check_model(model)
+    return model
+
+
+def fake_hifill(path, **kwargs) -> str:
+    """Write the fake model to ``path`` (.onnx); return the path."""
+    onnx.save(fake_hifill_model(**kwargs), str(path))
+    return str(path)
+
+
+def fake_om(directory, name="hifill", **kwargs) -> str:
+    """An ``name.om`` placeholder with its ONNX twin, for the acl stand-in."""
+    onnx_path = fake_hifill(directory / (name + ".onnx"), **kwargs)
+    om_path = str(directory / (name + ".om"))
+    shutil.copyfile(onnx_path, om_path)
+    return om_path

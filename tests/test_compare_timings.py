@@ -1,0 +1,103 @@
+"""scripts/compare_timings.py: validation, the markdown table with ratios, the PNG."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from edge_app.bench import SCHEMA_VERSION, STAGES, validate_report
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "compare_timings.py"
+
+
+def _timing(ms):
+    return {"median_ms": ms, "min_ms": ms * 0.9, "max_ms": ms * 1.2}
+
+
+def _report(scale, sizes, cpu, accelerator=None, provider="CPUExecutionProvider"):
+    """A valid report whose stage k at size index i has a median of scale * (k + 1) * (i + 1) ms."""
+    results = []
+    for i, (w, h) in enumerate(sizes):
+        stages = {s: _timing(scale * (k + 1) * (i + 1)) for k, s in enumerate(STAGES)}
+        results.append({"size": "{}x{}".format(w, h), "width": w, "height": h, "hole_fraction": 0.1,
+                        "stages": stages, "end_to_end": _timing(scale * 50.0 * (i + 1)),
+                        "stream": {"mode": "sequential", "frames": 3, "fps": 10.0 / scale, "note": "test"}})
+    return {
+        "schema_version": SCHEMA_VERSION, "tool": "edge_app.bench", "date": "2025-01-31T12:00:00Z",
+        "machine": {"cpu_model": cpu, "cpu_count": 4, "accelerator": accelerator, "arch": "x86_64",
+                    "os": "Linux", "python": "3.11.7", "numpy": "2", "opencv": "5",
+                    "onnxruntime_version": "1.32.0", "onnxruntime_providers": ["CPUExecutionProvider"],
+                    "cann_version": None, "load_average": None},
+        "run": {"backend": "onnxruntime", "provider": provider, "model": "m.onnx", "precision": "fp32",
+                "precision_source": "default", "runs": 3, "warmup": 1, "image": None, "mask": None,
+                "stage_source": "test"},
+        "results": results,
+    }
+
+
+@pytest.fixture
+def two_reports(tmp_path):
+    a = _report(1.0, [(640, 360), (1280, 720)], "CPU A")
+    b = _report(2.0, [(640, 360)], "CPU B", accelerator="GPU B", provider="CUDAExecutionProvider")
+    assert validate_report(a) == [] and validate_report(b) == []
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(a))
+    pb.write_text(json.dumps(b))
+    return pa, pb
+
+
+def _compare(*args):
+    return subprocess.run([sys.executable, str(SCRIPT)] + [str(a) for a in args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+
+
+def _table_rows(text, size):
+    """Rows of the table under '### size' as lists of cells."""
+    block = text.split("### " + size, 1)[1].split("###", 1)[0]
+    return [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+
+
+def test_table_with_ratios_and_plot(two_reports, tmp_path):
+    pa, pb = two_reports
+    png, md = tmp_path / "timings.png", tmp_path / "table.md"
+    proc = _compare(pa, pb, "--plot", png, "--out", md)
+    assert proc.returncode == 0, proc.stderr
+    assert md.read_text() in proc.stdout
+
+    rows = _table_rows(proc.stdout, "640x360")
+    header, body = rows[0], {r[0]: r for r in rows[1:]}
+    assert header[0] == "stage" and header[1].startswith("a (CPU A, CPU") and header[2].startswith("b (GPU B, CUDA")
+    assert header[3] == "ratio"
+    assert list(body) == list(STAGES) + ["end to end", "stream frames/s"]
+    for k, stage in enumerate(STAGES):
+        a_ms, b_ms = float(body[stage][1]), float(body[stage][2])
+        assert a_ms == pytest.approx(k + 1, rel=1e-3) and b_ms == pytest.approx(2 * (k + 1), rel=1e-3)
+        assert body[stage][3] == "2.00x"
+    assert body["stream frames/s"][3] == "0.50x"
+
+    # A size only the first file has: the others show "-".
+    rows720 = {r[0]: r for r in _table_rows(proc.stdout, "1280x720")[1:]}
+    assert float(rows720["decode"][1]) == pytest.approx(2.0) and rows720["decode"][2:] == ["-", "-"]
+
+    image = cv2.imread(str(png))
+    assert image is not None and image.shape[0] > 100 and image.shape[1] > 200
+    assert image.std() > 10  # bars drawn, not a blank canvas
+
+
+def test_rejects_an_invalid_report(two_reports, tmp_path):
+    pa, _ = two_reports
+    broken = json.loads(pa.read_text())
+    del broken["results"][0]["stages"]["inference"]
+    broken["results"][0]["stages"]["decode"]["min_ms"] = 99.0  # above its median
+    pc = tmp_path / "broken.json"
+    pc.write_text(json.dumps(broken))
+    proc = _compare(pa, pc)
+    assert proc.returncode == 2
+    assert "broken.json: not a valid bench report" in proc.stderr
+    assert "stages: missing inference" in proc.stderr
+    assert "min_ms <= median_ms" in proc.stderr
+    assert proc.stdout == ""

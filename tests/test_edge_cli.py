@@ -1,0 +1,196 @@
+"""The command line end to end on generated files, and what it imports."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_app.cli import main
+
+STANDIN = str(Path(__file__).parent / "acl_standin")
+sys.path.insert(0, STANDIN)
+import edge_fakes  # noqa: E402
+sys.path.remove(STANDIN)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return edge_fakes.fake_hifill(tmp_path_factory.mktemp("cli") / "fake.onnx")
+
+
+def make_files(folder, name="photo", size=(400, 300), hole_fraction_box=(100, 80, 60, 50)):
+    rng = np.random.default_rng(0)
+    width, height = size
+    image = cv2.resize(rng.integers(0, 256, (10, 12, 3), dtype=np.uint8), (width, height),
+                       interpolation=cv2.INTER_CUBIC)
+    image = np.clip(image.astype(int) + rng.integers(-25, 25, image.shape), 0, 255).astype(np.uint8)
+    mask = np.zeros((height, width), np.uint8)
+    x, y, w, h = hole_fraction_box
+    mask[y:y + h, x:x + w] = 255
+    image_path, mask_path = folder / (name + ".png"), folder / (name + "_mask.png")
+    cv2.imwrite(str(image_path), image)
+    cv2.imwrite(str(mask_path), mask)
+    return image_path, mask_path, image, mask
+
+
+def run_cli(args, capsys):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_inpaint_one_image(tmp_path, model, capsys):
+    image_path, mask_path, image, mask = make_files(tmp_path)
+    out = tmp_path / "out.png"
+    code, stdout, err = run_cli(["inpaint", image_path, mask_path, "-o", out, "--model", model,
+                                 "--backend", "onnxruntime", "--timings"], capsys)
+    assert code == 0, err
+    assert "wrote {}".format(out) in stdout
+    for stage in ("decode", "preprocess", "inference", "cra", "blend", "encode", "total"):
+        assert stage in stdout
+    result = cv2.imread(str(out))
+    assert result.shape == image.shape
+    assert (result != image).any(axis=2)[mask > 0].mean() > 0.5
+    far = np.ones(mask.shape, bool)
+    far[40:180, 60:200] = False
+    assert np.array_equal(result[far], image[far])
+    # --no-cra: the ablation gives another result inside the hole only
+    plain = tmp_path / "plain.png"
+    code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", plain, "--model", model,
+                            "--backend", "onnxruntime", "--no-cra"], capsys)
+    assert code == 0, err
+    ablation = cv2.imread(str(plain))
+    assert not np.array_equal(ablation, result) and np.array_equal(ablation[far], image[far])
+
+
+def test_keep_white_convention_and_overwrite(tmp_path, model, capsys):
+    image_path, mask_path, image, mask = make_files(tmp_path)
+    inverted = tmp_path / "inverted.png"
+    cv2.imwrite(str(inverted), 255 - mask)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    base = ["--model", model, "--backend", "onnxruntime"]
+    assert run_cli(["inpaint", image_path, mask_path, "-o", a] + base, capsys)[0] == 0
+    code, _, err = run_cli(["inpaint", image_path, inverted, "-o", b, "--mask-convention", "keep-white"] + base,
+                           capsys)
+    assert code == 0, err
+    assert np.array_equal(cv2.imread(str(a)), cv2.imread(str(b)))
+    # the inverted mask read with the default convention: a warning, not a silent flip
+    c = tmp_path / "c.png"
+    code, _, err = run_cli(["inpaint", image_path, inverted, "-o", c] + base, capsys)
+    assert code == 0 and "warning:" in err and "--mask-convention keep-white" in err
+    code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", a] + base, capsys)
+    assert code == 2 and err.strip() == "error: {}: output exists (pass --overwrite to replace it)".format(a)
+    assert run_cli(["inpaint", image_path, mask_path, "-o", a, "--overwrite"] + base, capsys)[0] == 0
+
+
+def test_bad_input_gives_one_line_errors(tmp_path, model, capsys):
+    image_path, mask_path, image, mask = make_files(tmp_path)
+    base = ["--model", model, "--backend", "onnxruntime"]
+
+    def error_of(args):
+        code, _, err = run_cli(args + base, capsys)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+        return lines[0]
+
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"garbage")
+    assert error_of(["inpaint", junk, mask_path, "-o", tmp_path / "o1.png"]).startswith(
+        "error: {}: cannot read".format(junk))
+    assert error_of(["inpaint", tmp_path / "none.png", mask_path, "-o", tmp_path / "o1.png"]) == \
+        "error: {}: file not found".format(tmp_path / "none.png")
+    small_mask = tmp_path / "small_mask.png"
+    cv2.imwrite(str(small_mask), cv2.resize(mask, (200, 150)))
+    assert error_of(["inpaint", image_path, small_mask, "-o", tmp_path / "o2.png"]) == \
+        "error: {}: mask is 200x150 but the image is 400x300 (width x height)".format(small_mask)
+    full = tmp_path / "full.png"
+    cv2.imwrite(str(full), np.full(mask.shape, 255, np.uint8))
+    assert "nothing left to borrow from" in error_of(["inpaint", image_path, full, "-o", tmp_path / "o3.png"])
+    assert error_of(["inpaint", image_path, mask_path, "-o", image_path]) == \
+        "error: {0}: output path is the input file {0} (choose another -o)".format(image_path)
+    assert "model not found" in run_cli(["inpaint", image_path, mask_path, "-o", tmp_path / "o4.png",
+                                         "--model", tmp_path / "none.onnx", "--backend", "onnxruntime"],
+                                        capsys)[2]
+    assert not any((tmp_path / n).exists() for n in ("o1.png", "o2.png", "o3.png", "o4.png"))
+
+
+def test_empty_mask_returns_the_image_with_a_warning(tmp_path, model, capsys):
+    image_path, _, image, mask = make_files(tmp_path)
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), np.zeros(mask.shape, np.uint8))
+    out = tmp_path / "same.png"
+    code, _, err = run_cli(["inpaint", image_path, empty, "-o", out, "--model", model, "--backend",
+                            "onnxruntime"], capsys)
+    assert code == 0 and "warning:" in err and "empty" in err
+    assert np.array_equal(cv2.imread(str(out)), image)
+
+
+def test_folders_are_matched_by_stem(tmp_path, model, capsys):
+    images, mask_dir, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
+    images.mkdir()
+    mask_dir.mkdir()
+    for name in ("a", "b"):
+        image_path, mask_path, _, _ = make_files(images, name)
+        mask_path.rename(mask_dir / (name + ".png"))
+    make_files(images, "lonely")[1].unlink()
+    code, stdout, err = run_cli(["inpaint", images, mask_dir, "-o", out, "--model", model,
+                                 "--backend", "onnxruntime"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert "lonely.png: no mask" in err and "2 of 2 images written" in stdout
+    code, _, err = run_cli(["inpaint", images, mask_dir, "-o", images, "--model", model], capsys)
+    assert code == 2 and "output folder is an input folder" in err
+
+
+def test_stream_command(tmp_path, model, capsys):
+    source = tmp_path / "in.mp4"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 10, (128, 96))
+    for i in range(8):
+        writer.write(np.full((96, 128, 3), 20 * i, np.uint8))
+    writer.release()
+    mask = np.zeros((96, 128), np.uint8)
+    mask[30:60, 50:90] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run_cli(["stream", "--source", source, "--mask", tmp_path / "m.png", "-o", out,
+                                 "--max-frames", 6, "--model", model, "--backend", "onnxruntime",
+                                 "--timings"], capsys)
+    assert code == 0, err
+    assert "6 frames written" in stdout and "frames/s" in stdout and "per frame" in stdout
+    code, _, err = run_cli(["stream", "--source", source, "--mask", tmp_path / "m.png", "-o", source,
+                            "--model", model, "--backend", "onnxruntime"], capsys)
+    assert code == 2 and "output path is the input" in err
+
+
+def test_the_app_never_imports_torch_or_onnx(tmp_path, model):
+    image_path, mask_path, _, _ = make_files(tmp_path)
+    code = (
+        "import sys\n"
+        "from edge_app.cli import main\n"
+        "assert main(['inpaint', {!r}, {!r}, '-o', {!r}, '--model', {!r}, '--backend', 'onnxruntime']) == 0\n"
+        "bad = sorted(m for m in ('torch', 'onnx', 'torchvision') if m in sys.modules)\n"
+        "assert not bad, bad\n"
+        "print('clean')\n").format(str(image_path), str(mask_path), str(tmp_path / "o.png"), model)
+    done = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "clean" in done.stdout, done.stderr
+
+
+def test_sources_are_python_37_and_board_safe():
+    grammar = {"feature_version": (3, 7)} if sys.version_info >= (3, 8) else {}  # 3.7 parses natively
+    for path in sorted((ROOT / "edge_app").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path), **grammar)
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] not in ("torch", "onnx", "onnxsim", "training", "convert"), \
+                    "{} imports {}".format(path, name)

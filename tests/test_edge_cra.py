@@ -1,0 +1,176 @@
+"""edge_app.cra.compose against a dense implementation of spec hifill.md 6."""
+import cv2
+import numpy as np
+import pytest
+
+from edge_app import cra
+from edge_app.cra import CraPlan, compose, prune_rows
+from edge_app.preprocess import small_hole, small_image
+
+FLOOR = 1.0 / 512
+
+
+def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR):
+    """Spec section 6 at native size, written the obvious way: full-frame
+    float residual, all 1024 x 1024 weights, cells with edges k * H // 32 and
+    patches of the largest cell size from each cell's corner (edge-padded)."""
+    height, width = hole.shape
+    ys, xs = np.arange(33) * height // 32, np.arange(33) * width // 32
+    ph, pw = np.diff(ys).max(), np.diff(xs).max()
+    small = cv2.resize(image, (512, 512), interpolation=cv2.INTER_AREA).astype(np.float32)
+    up_small = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+    frame = image.astype(np.float64)
+    residual = (frame - up_small) * (hole == 0)[..., None]
+    padded = np.pad(residual, ((0, ph), (0, pw), (0, 0)), mode="edge")
+    patches = np.stack([padded[ys[j]:ys[j] + ph, xs[i]:xs[i] + pw] for j in range(32) for i in range(32)])
+    agg = (attention.reshape(1024, 1024).astype(np.float64) @ patches.reshape(1024, -1)).reshape(patches.shape)
+    result = cv2.resize(inpainted, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float64)
+    for j in range(32):
+        for i in range(32):
+            h, w = ys[j + 1] - ys[j], xs[i + 1] - xs[i]
+            result[ys[j]:ys[j + 1], xs[i]:xs[i + 1]] += agg[j * 32 + i, :h, :w]
+    result = np.clip(result, 0, 255)
+    soft = np.clip(cv2.resize(blend, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float64)
+    soft[hole != 0] = 1.0
+    out = np.rint(result * soft[..., None] + frame * (1 - soft[..., None]))
+    return np.where((soft > floor)[..., None], out, image).astype(np.uint8), soft
+
+
+def make_case(height, width, seed=0, peaked=True):
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8), (width, height),
+                      interpolation=cv2.INTER_CUBIC).astype(np.int16)
+    image = np.clip(base + rng.integers(-30, 30, (height, width, 3)), 0, 255).astype(np.uint8)
+    hole = np.zeros((height, width), np.uint8)
+    cv2.ellipse(hole, (width // 3, height // 2), (max(1, width // 6), max(1, height // 5)), 20, 0, 360, 1, -1)
+    cv2.line(hole, (0, height - 1), (width - 1, height // 3), 1, max(1, min(height, width) // 40))
+    inpainted = cv2.GaussianBlur(rng.uniform(0, 255, (512, 512, 3)).astype(np.float32), (0, 0), 4)
+    logits = rng.normal(0, 6 if peaked else 0.3, (1024, 1024))
+    valid = small_hole(hole, 32).reshape(-1) == 0
+    logits[:, ~valid] = -np.inf
+    attention = np.exp(logits - logits.max(1, keepdims=True))
+    attention = (attention / attention.sum(1, keepdims=True)).astype(np.float32)
+    m512 = small_hole(hole).astype(np.float32)
+    blend = np.maximum(cv2.GaussianBlur(m512, (7, 7), 1), m512)
+    return image, hole, inpainted, attention, blend
+
+
+@pytest.mark.parametrize("height,width,peaked", [
+    (200, 300, True), (300, 200, False), (300, 2000, True), (31, 47, True), (545, 97, False), (512, 512, True),
+])
+def test_compose_matches_dense_reference(height, width, peaked):
+    image, hole, inpainted, attention, blend = make_case(height, width, peaked=peaked)
+    expected, soft = dense_reference(image, hole, inpainted, attention, blend)
+    exact = compose(image, hole, inpainted, attention, blend, prune_mass=0.0)
+    assert exact.shape == image.shape and exact.dtype == np.uint8
+    assert np.abs(exact.astype(int) - expected).max() <= 1
+    # the default pruning drops attention worth at most 1/1024: still within a grey level
+    pruned = compose(image, hole, inpainted, attention, blend)
+    assert np.abs(pruned.astype(int) - expected).max() <= 1
+    # something really happened inside the hole, and nothing where soft = 0
+    assert (exact != image).any(axis=2)[hole != 0].mean() > 0.5
+    untouched = (soft <= FLOOR / 2) & (hole == 0)
+    assert untouched.any()
+    assert np.array_equal(exact[untouched], image[untouched])
+
+
+@pytest.mark.parametrize("dense_fraction", [0.0, 2.0])
+def test_product_paths_agree(monkeypatch, dense_fraction):
+    """0.0: every chunk one matrix product; 2.0: every term accumulated alone."""
+    monkeypatch.setattr(cra, "DENSE_FRACTION", dense_fraction)
+    image, hole, inpainted, attention, blend = make_case(150, 260, seed=7)
+    expected, _ = dense_reference(image, hole, inpainted, attention, blend)
+    out = compose(image, hole, inpainted, attention, blend, prune_mass=0.0)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+
+
+def test_outside_the_soft_mask_is_bit_identical():
+    image, hole, inpainted, attention, blend = make_case(480, 640, seed=3)
+    out = compose(image, hole, inpainted, attention, blend)
+    soft = cv2.resize(blend, (640, 480), interpolation=cv2.INTER_LINEAR)
+    outside = (soft == 0) & (hole == 0)
+    assert outside.mean() > 0.3
+    assert np.array_equal(out[outside], image[outside])
+    # and the input is never modified
+    again = compose(image, hole, inpainted, attention, blend)
+    assert np.array_equal(out, again)
+
+
+def test_attention_layouts_and_batch_axes_are_equivalent():
+    image, hole, inpainted, attention, blend = make_case(130, 170, seed=1)
+    a = compose(image, hole, inpainted, attention, blend)
+    b = compose(image, hole != 0, inpainted[None], attention.reshape(1, 32, 32, 1024), blend[None, :, :, None])
+    assert np.array_equal(a, b)
+
+
+def test_no_cra_is_plain_bilinear_upsampling():
+    image, hole, inpainted, attention, blend = make_case(240, 320, seed=2)
+    out = compose(image, hole, inpainted, None, blend)
+    zero = np.zeros_like(attention)
+    expected, _ = dense_reference(image, hole, inpainted, zero, blend)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    # CRA adds the borrowed detail: the results differ inside the hole
+    with_cra = compose(image, hole, inpainted, attention, blend)
+    assert (with_cra != out).any(axis=2)[hole != 0].mean() > 0.5
+
+
+def test_empty_hole_and_zero_blend_return_the_image():
+    image, hole, inpainted, attention, _ = make_case(64, 80)
+    empty = np.zeros_like(hole)
+    out = compose(image, empty, inpainted, attention, np.zeros((512, 512), np.float32))
+    assert np.array_equal(out, image) and out is not image
+
+
+def test_prune_rows_bounds_the_dropped_mass():
+    rng = np.random.default_rng(0)
+    w = rng.random((50, 1024)).astype(np.float32) ** 6
+    w /= w.sum(1, keepdims=True)
+    pruned = prune_rows(w, 1e-3)
+    dropped = w.sum(1) - pruned.sum(1)
+    assert (dropped <= 1e-3 + 1e-6).all() and (dropped > 0).all()
+    assert (np.count_nonzero(pruned, axis=1) < 1024).all()
+    assert np.array_equal(prune_rows(w, 0.0), w)
+
+
+def test_plan_is_reused_and_rebuilt_when_the_blend_changes():
+    image, hole, inpainted, attention, blend = make_case(150, 200, seed=4)
+    plan = CraPlan(hole, blend)
+    assert plan.matches(hole, blend) and not plan.matches(hole, blend * 0.5)
+    a = compose(image, hole, inpainted, attention, blend, plan=plan)
+    b = compose(image, hole, inpainted, attention, blend * 0.5, plan=plan)  # stale plan: rebuilt
+    assert np.array_equal(a, compose(image, hole, inpainted, attention, blend))
+    assert np.array_equal(b, compose(image, hole, inpainted, attention, blend * 0.5))
+
+
+def test_matmul_hook_gets_the_whole_product_once():
+    image, hole, inpainted, attention, blend = make_case(120, 160, seed=5)
+    calls = []
+
+    def matmul(a, b):
+        calls.append((a.shape, b.shape))
+        return a @ b
+
+    out = compose(image, hole, inpainted, attention, blend, matmul=matmul)
+    assert len(calls) == 1 and calls[0][0][1] == calls[0][1][0]
+    assert np.abs(out.astype(int) - compose(image, hole, inpainted, attention, blend)).max() <= 1
+
+
+def test_given_small_image_and_out_array_are_used():
+    image, hole, inpainted, attention, blend = make_case(100, 140, seed=6)
+    out = image.copy()
+    timings = {}
+    result = compose(image, hole, inpainted, attention, blend, small=small_image(image), out=out,
+                     timings=timings)
+    assert result is out
+    assert np.array_equal(out, compose(image, hole, inpainted, attention, blend))
+    assert set(timings) == {"cra", "blend"} and all(v >= 0 for v in timings.values())
+
+
+def test_bad_shapes_are_rejected():
+    image, hole, inpainted, attention, blend = make_case(60, 60)
+    with pytest.raises(ValueError):
+        compose(image, hole[:-1], inpainted, attention, blend)
+    with pytest.raises(ValueError):
+        compose(image, hole, inpainted[:256], attention, blend)
+    with pytest.raises(ValueError):
+        compose(image, hole, inpainted, attention[:10], blend)

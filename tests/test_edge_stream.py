@@ -1,0 +1,108 @@
+"""The stream loop: a fixed mask over a short generated video."""
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_app import Inpainter
+from edge_app.errors import InpaintError
+from edge_app.stream import _Reader, run_stream
+
+STANDIN = str(Path(__file__).parent / "acl_standin")
+sys.path.insert(0, STANDIN)
+import edge_fakes  # noqa: E402
+sys.path.remove(STANDIN)
+
+SIZE = (160, 120)  # width, height
+
+
+@pytest.fixture(scope="module")
+def inpainter(tmp_path_factory):
+    model = edge_fakes.fake_hifill(tmp_path_factory.mktemp("stream") / "fake.onnx")
+    with Inpainter(model=model, backend="onnxruntime") as ip:
+        yield ip
+
+
+@pytest.fixture
+def video(tmp_path):
+    path = str(tmp_path / "in.mp4")
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 10, SIZE)
+    for i in range(12):
+        frame = np.full((SIZE[1], SIZE[0], 3), 40 + i * 15, np.uint8)
+        cv2.putText(frame, str(i), (40, 80), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def fixed_mask():
+    mask = np.zeros((SIZE[1], SIZE[0]), np.uint8)
+    mask[20:50, 100:140] = 1
+    return mask
+
+
+def count_frames(path):
+    cap = cv2.VideoCapture(path)
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def test_stream_writes_every_frame(inpainter, video, tmp_path):
+    out = str(tmp_path / "out.mp4")
+    seen = []
+    report = run_stream(inpainter, video, fixed_mask(), out, progress=seen.append)
+    assert (report.written, report.dropped, report.unreadable) == (12, 0, 0)
+    assert seen == list(range(1, 13)) and report.fps > 0
+    assert count_frames(out) == 12
+    assert {"preprocess", "inference", "cra", "blend", "encode"} <= set(report.timings)
+    assert "12 frames written" in report.summary()
+
+
+def test_stream_max_frames(inpainter, video, tmp_path):
+    out = str(tmp_path / "five.mp4")
+    report = run_stream(inpainter, video, fixed_mask(), out, max_frames=5)
+    assert report.written == 5 and count_frames(out) == 5
+
+
+def test_corrupted_and_unreadable_sources(inpainter, video, tmp_path):
+    data = bytearray(Path(video).read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    corrupted = tmp_path / "corrupted.mp4"
+    corrupted.write_bytes(bytes(data))
+    out = str(tmp_path / "from_corrupted.mp4")
+    report = run_stream(inpainter, str(corrupted), fixed_mask(), out)  # never fatal
+    assert 1 <= report.written <= 12 and count_frames(out) == report.written
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(4000))
+    with pytest.raises(InpaintError, match="cannot open video source"):
+        run_stream(inpainter, str(junk), fixed_mask(), str(tmp_path / "x.mp4"))
+    with pytest.raises(InpaintError, match="mask is 80x60 but the image is 160x120"):
+        run_stream(inpainter, video, np.ones((60, 80), np.uint8), str(tmp_path / "y.mp4"))
+
+
+class FlakyCapture:
+    """A live source whose reads fail now and then, then stop for good."""
+
+    def __init__(self, pattern):
+        self.pattern = list(pattern)
+
+    def get(self, prop):
+        return 0.0  # a camera knows no frame count
+
+    def read(self):
+        ok = self.pattern.pop(0) if self.pattern else False
+        return (True, np.zeros((2, 2, 3), np.uint8)) if ok else (False, None)
+
+
+def test_reader_counts_failed_reads_and_gives_up_on_a_dead_source():
+    reader = _Reader(FlakyCapture([True, False, False, True, True, False]), max_failures=3)
+    frames = [reader.read() for _ in range(4)]
+    assert [f is not None for f in frames] == [True, True, True, False]
+    assert reader.unreadable == 2 + 3

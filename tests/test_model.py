@@ -1,0 +1,130 @@
+"""The generator: shapes, parameter count, attention rules, gradients, patch ops."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from training.attention import extract_block_patches, fold_block_patches
+from training.model import build_generator, count_parameters
+
+RELEASED_PARAMETERS = 2_722_791
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    return build_generator().eval()
+
+
+def _box_mask(size, top, left, h, w):
+    m = torch.zeros(1, 1, size, size)
+    m[..., top:top + h, left:left + w] = 1.0
+    return m
+
+
+def test_parameter_count_matches_release(generator):
+    n = count_parameters(generator)
+    print(f"generator parameters: {n:,} (coarse {count_parameters(generator.coarse):,}, "
+          f"refine {count_parameters(generator.refine):,}); release {RELEASED_PARAMETERS:,}")
+    assert abs(n - RELEASED_PARAMETERS) / RELEASED_PARAMETERS < 0.03
+
+
+@pytest.mark.parametrize("h,w", [(512, 512), (256, 384)])
+def test_output_shapes(generator, h, w):
+    x = torch.rand(2, 3, h, w) * 2 - 1
+    m = torch.zeros(2, 1, h, w)
+    m[..., h // 4:h // 2, w // 4:w // 2] = 1
+    with torch.no_grad():
+        coarse, refined, attention = generator(x, m)
+    n = (h // 16) * (w // 16)
+    assert coarse.shape == (2, 3, h, w)
+    assert refined.shape == (2, 3, h, w)
+    assert attention.shape == (2, n, n)
+    assert refined.min() >= -1 and refined.max() <= 1
+    assert coarse.min() >= -1 and coarse.max() <= 1
+
+
+def test_rejects_size_not_multiple_of_32(generator):
+    with pytest.raises(ValueError, match="multiple of 32"):
+        generator(torch.zeros(1, 3, 100, 128), torch.zeros(1, 1, 100, 128))
+
+
+def test_attention_ignores_keys_touching_the_hole(generator):
+    size = 256
+    m = _box_mask(size, 40, 70, 50, 90)
+    m[..., 200:210, 10:12] = 1.0  # a thin second hole: one pixel is enough to void a cell
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    with torch.no_grad():
+        _, _, attention = generator(x, m)
+    grid = size // 16
+    cells = F.max_pool2d(m, 16, 16)
+    touching = F.max_pool2d(cells, 3, 1, 1).flatten()  # key is unusable if its 3x3 patch of cells has a hole
+    assert touching.sum() > 0
+    weights_on_bad_keys = attention[0][:, touching > 0]
+    assert torch.count_nonzero(weights_on_bad_keys) == 0
+    row_sums = attention[0].sum(dim=1)
+    assert torch.all(row_sums <= 1 + 1e-5)
+    assert torch.all(row_sums >= 1 - 1e-5)  # every row has usable keys here
+    assert attention.shape[-1] == grid * grid
+
+
+def test_attention_rows_are_zero_when_no_key_is_usable(generator):
+    size = 128
+    m = torch.ones(1, 1, size, size)
+    with torch.no_grad():
+        _, _, attention = generator(torch.zeros(1, 3, size, size), m)
+    assert torch.count_nonzero(attention) == 0
+
+
+def test_known_pixels_pass_through_the_coarse_merge(generator):
+    """The refine stage sees the known pixels untouched (merged = coarse in hole, input elsewhere)."""
+    size = 128
+    m = _box_mask(size, 32, 32, 40, 40)
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    captured = {}
+
+    def capture(module, args):
+        captured["in"] = args[0]
+
+    handle = generator.refine.register_forward_pre_hook(capture)
+    try:
+        with torch.no_grad():
+            generator(x, m)
+    finally:
+        handle.remove()
+    merged = captured["in"][:, :3]
+    known = m.expand_as(x) == 0
+    assert torch.equal(merged[known], x[known])
+
+
+def test_gradients_reach_every_layer():
+    torch.manual_seed(1)
+    g = build_generator().train()
+    size = 128
+    x = torch.rand(2, 3, size, size) * 2 - 1
+    m = _box_mask(size, 30, 30, 50, 40).repeat(2, 1, 1, 1)
+    coarse, refined, _ = g(x, m)
+    loss = (coarse - x).abs().mean() + (refined - x).abs().mean()
+    loss.backward()
+    missing = [name for name, p in g.named_parameters() if p.grad is None or torch.count_nonzero(p.grad) == 0]
+    assert missing == []
+
+
+@pytest.mark.parametrize("r", [4, 8])
+def test_block_patches_round_trip(r):
+    x = torch.randn(2, 3, 8 * r, 5 * r)
+    cols = extract_block_patches(x, r)
+    assert cols.shape == (2, 4 * 3 * r * r, 8 * 5)
+    grid = (8, 5)
+    coverage = fold_block_patches(torch.ones(1, 4 * r * r, 40), 1, r, grid)
+    assert torch.allclose(fold_block_patches(cols, 3, r, grid) / coverage, x)
+
+
+def test_block_patch_is_centred_on_its_cell():
+    r = 4
+    x = torch.zeros(1, 1, 8 * r, 8 * r)
+    x[0, 0, 3 * r + 1, 5 * r + 1] = 1.0  # top-left quarter of cell (3, 5)
+    cols = extract_block_patches(x, r)
+    holding = torch.nonzero(cols[0].sum(dim=0)).flatten().tolist()
+    # The 2r x 2r patches centred on cells (2..3, 4..5) or (3..4, 5..6) contain it;
+    # with the pixel in the top-left quarter of cell (3,5), those are cells 2..3 x 4..5.
+    assert sorted(holding) == sorted([2 * 8 + 4, 2 * 8 + 5, 3 * 8 + 4, 3 * 8 + 5])

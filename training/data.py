@@ -1,0 +1,159 @@
+"""Training batches from any folder of photos.
+
+A batch is a deterministic function of ``(seed, step)``: each step gets its
+own ``np.random.Generator``, so resuming at step N needs no loader state and
+reproduces exactly the batches of an uninterrupted run.
+
+Images are found recursively (jpg/jpeg/png/webp/bmp, any case), read with
+OpenCV (BGR), and cached decoded with the short side at most
+``cache_short_side * size`` (bounded memory, cheap crops; least recently used
+images are dropped beyond ``cache_images``). A sample is a square crop whose
+side is a random fraction (``crop_scale``) of the cached image's short side,
+resized to ``size``; images smaller than ``size`` are upscaled first.
+Unreadable files are skipped with one warning each.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import List, Optional, Set, Tuple
+
+import cv2
+import numpy as np
+import torch
+
+from .config import DataConfig, MaskConfig
+from .masks import MaskGenerator
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+
+def list_images(root: str) -> List[Path]:
+    """Image files under ``root`` (recursive, sorted); error if the folder is missing."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {root}")
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def step_rng(seed: int, step: int, stream: int) -> np.random.Generator:
+    """The generator of one (seed, step, stream); streams keep crops and masks apart."""
+    return np.random.default_rng(np.random.SeedSequence([seed, step, stream]))
+
+
+class PhotoFolder:
+    """Decoded, size-bounded photos of a folder, with a bounded LRU cache."""
+
+    def __init__(self, root: str, size: int, cache_short_side: float = 2.0, cache_images: int = 512) -> None:
+        self.root = root
+        self.paths = list_images(root)
+        self.max_short = max(size, int(round(cache_short_side * size)))
+        self.size = size
+        self.capacity = max(1, cache_images)
+        self._cache: "OrderedDict[int, np.ndarray]" = OrderedDict()
+        self._bad: Set[int] = set()
+        if not self.paths or self.first_usable(0) is None:
+            raise ValueError(f"no usable image (jpg/jpeg/png/webp/bmp) in {root}")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _decode(self, idx: int) -> Optional[np.ndarray]:
+        img = cv2.imread(str(self.paths[idx]), cv2.IMREAD_COLOR)
+        if img is None or img.size == 0:
+            log.warning("skipping unreadable image %s", self.paths[idx])
+            self._bad.add(idx)
+            return None
+        h, w = img.shape[:2]
+        short = min(h, w)
+        if short > self.max_short:
+            f = self.max_short / short
+            img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        elif short < self.size:
+            f = self.size / short
+            img = cv2.resize(img, (max(self.size, round(w * f)), max(self.size, round(h * f))),
+                             interpolation=cv2.INTER_CUBIC)
+        return img
+
+    def get(self, idx: int) -> Optional[np.ndarray]:
+        """Image ``idx`` (cached), or None if it cannot be read."""
+        if idx in self._bad:
+            return None
+        if idx in self._cache:
+            self._cache.move_to_end(idx)
+            return self._cache[idx]
+        img = self._decode(idx)
+        if img is not None:
+            self._cache[idx] = img
+            while len(self._cache) > self.capacity:
+                self._cache.popitem(last=False)
+        return img
+
+    def first_usable(self, idx: int) -> Optional[int]:
+        """``idx`` or the next readable image after it (cyclic); None if none."""
+        for k in range(len(self.paths)):
+            j = (idx + k) % len(self.paths)
+            if self.get(j) is not None:
+                return j
+        return None
+
+
+def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, scale: Tuple[float, float],
+                hflip: bool) -> np.ndarray:
+    """A square crop of a random side (fraction of the short side), resized to ``size``."""
+    h, w = img.shape[:2]
+    short = min(h, w)
+    lo = max(scale[0], size / short if short >= size else 1.0)
+    lo = min(lo, scale[1])
+    side = max(1, min(short, int(round(rng.uniform(lo, max(lo, scale[1])) * short))))
+    y = int(rng.integers(0, h - side + 1))
+    x = int(rng.integers(0, w - side + 1))
+    crop = img[y:y + side, x:x + side]
+    if side != size:
+        interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+        crop = cv2.resize(crop, (size, size), interpolation=interp)
+    if hflip and rng.uniform() < 0.5:
+        crop = crop[:, ::-1]
+    return np.ascontiguousarray(crop)
+
+
+def to_tensor(images: List[np.ndarray]) -> torch.Tensor:
+    """uint8 BGR HWC images -> float (B, 3, H, W) in [-1, 1]."""
+    arr = np.stack(images).astype(np.float32) / 127.5 - 1.0
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+class BatchSource:
+    """``source.batch(step)`` -> (images (B,3,S,S) in [-1,1] BGR, masks (B,1,S,S) hole=1)."""
+
+    def __init__(self, data: DataConfig, masks: MaskConfig, batch_size: int, seed: int,
+                 root: Optional[str] = None) -> None:
+        size = data.size
+        if size % 32:
+            raise ValueError(f"training size must be a multiple of 32, got {size}")
+        self.cfg = data
+        self.photos = PhotoFolder(root or data.root, size, data.cache_short_side, data.cache_images)
+        self.masks = MaskGenerator(masks, size)
+        self.per_sample_masks = masks.per_sample
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def batch(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The batch of ``step``: the same arrays every time for the same (seed, step)."""
+        rng = step_rng(self.seed, step, 0)
+        mask_rng = step_rng(self.seed, step, 1)
+        images, masks = [], []
+        for i in range(self.batch_size):
+            idx = self.photos.first_usable(int(rng.integers(0, len(self.photos))))
+            if idx is None:
+                raise ValueError(f"no usable image left in {self.photos.root}")
+            img = self.photos.get(idx)
+            images.append(random_crop(img, self.cfg.size, rng, self.cfg.crop_scale, self.cfg.hflip))
+            if i == 0 or self.per_sample_masks:
+                mask = self.masks(mask_rng)
+            masks.append(mask)
+        mask_t = torch.from_numpy(np.stack(masks)[:, None].astype(np.float32))
+        return to_tensor(images), mask_t

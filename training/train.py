@@ -1,0 +1,365 @@
+"""The training loop: WGAN-GP inpainting training of the HiFill generator.
+
+One G step (``cfg.optim.d_steps`` critic updates then one generator update)
+per batch. To save compute, the critic steps reuse the batch and the
+generator's forward pass of that step (the fake is detached): one generator
+forward per step instead of ``d_steps + 1``. With ``loss.adv_weight == 0``
+there is no critic at all.
+
+Run directory layout::
+
+    RUN_DIR/config.yaml        the full TrainConfig of the run
+    RUN_DIR/last.pt            latest checkpoint (atomic), what --resume reads
+    RUN_DIR/step_XXXXXXXX.pt   snapshots every cfg.snapshot_every steps
+    RUN_DIR/losses.jsonl       one JSON line per logged step
+    RUN_DIR/val.jsonl          validation metrics (with --val-data)
+    RUN_DIR/samples/*.jpg      input with hole | coarse | refined | truth
+    RUN_DIR/tb/                TensorBoard scalars and image grids
+
+A batch is a function of (seed, step) and every random draw of a step comes
+from per-step generators, so a resumed run reproduces the uninterrupted one.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import random
+import signal
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, model_config_from, save_checkpoint
+from .config import TrainConfig, config_to_yaml
+from .data import BatchSource, step_rng
+from .discriminator import Discriminator
+from .losses import critic_loss, generator_losses
+from .model import build_generator
+
+log = logging.getLogger(__name__)
+
+LAST = "last.pt"
+
+
+class RunDirError(RuntimeError):
+    """A run directory that cannot be used as asked (overwrite, missing resume)."""
+
+
+def existing_checkpoints(run_dir: Path) -> List[Path]:
+    """Checkpoint files already in ``run_dir``."""
+    return sorted(run_dir.glob("*.pt")) if run_dir.is_dir() else []
+
+
+def autocast_dtype(device: torch.device, amp: bool) -> Optional[torch.dtype]:
+    """bf16 autocast on a CUDA device with bf16, None (fp32) otherwise.
+
+    ``amp`` on the CPU is a no-op with a warning; on a GPU without bf16 it is
+    an error (fp16 would need loss scaling through the gradient penalty).
+    """
+    if not amp:
+        return None
+    if device.type != "cuda":
+        warnings.warn("--amp has no effect on the CPU; training in float32")
+        return None
+    if not torch.cuda.is_bf16_supported():
+        raise RuntimeError("--amp needs a GPU with bfloat16 support (Ampere or newer)")
+    return torch.bfloat16
+
+
+class Trainer:
+    """Generator, optional critic, their optimisers, and one training step."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = device
+        torch.manual_seed(cfg.seed)
+        self.g = build_generator(cfg.model).to(device)
+        self.d = Discriminator(cfg.data.size, cfg.disc).to(device) if cfg.loss.adv_weight > 0 else None
+        o = cfg.optim
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=tuple(o.betas))
+        self.opt_d = (torch.optim.Adam(self.d.parameters(), lr=o.lr_d or o.lr, betas=tuple(o.betas))
+                      if self.d is not None else None)
+        self.amp_dtype = autocast_dtype(device, cfg.amp)
+        self.step = 0
+        self.last: Dict[str, torch.Tensor] = {}
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _gp_generator(self, step: int) -> torch.Generator:
+        seed = int(step_rng(self.cfg.seed, step, 2).integers(0, 2**62))
+        return torch.Generator().manual_seed(seed)
+
+    def train_step(self, x: torch.Tensor, mask: torch.Tensor) -> Dict[str, float]:
+        """One G step (after ``d_steps`` critic steps) on a batch; returns losses."""
+        x, mask = x.to(self.device), mask.to(self.device)
+        with self._autocast():
+            coarse, refined, _ = self.g(x, mask)
+        logs: Dict[str, float] = {}
+        if self.d is not None:
+            fake = (refined * mask + x * (1.0 - mask)).detach()
+            gen = self._gp_generator(self.step)
+            sums: Dict[str, float] = {}
+            for _ in range(self.cfg.optim.d_steps):
+                self.opt_d.zero_grad(set_to_none=True)
+                with self._autocast():
+                    dl = critic_loss(self.d, x, fake, self.cfg.loss.gp_weight, gen)
+                dl["d"].backward()
+                self.opt_d.step()
+                for k, v in dl.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+            logs.update({k: v / max(1, self.cfg.optim.d_steps) for k, v in sums.items()})
+            self.d.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        with self._autocast():
+            gl = generator_losses(x, coarse, refined, mask, self.cfg.loss, self.d)
+        gl["total"].backward()
+        self.opt_g.step()
+        if self.d is not None:
+            self.d.requires_grad_(True)
+        logs.update({k: float(v.detach()) for k, v in gl.items()})
+        if not np.isfinite(logs["total"]):
+            raise FloatingPointError(f"non-finite generator loss at step {self.step + 1}: {logs}")
+        self.last = {"x": x.detach(), "mask": mask.detach(), "coarse": coarse.detach(),
+                     "refined": refined.detach()}
+        self.step += 1
+        return logs
+
+    def state_dict(self, extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Everything needed to resume exactly (see module docstring)."""
+        rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        state = {
+            "generator": self.g.state_dict(),
+            "step": self.step,
+            "config": dataclasses.asdict(self.cfg),
+            "optim_g": self.opt_g.state_dict(),
+            "rng": rng,
+            "format": 1,
+        }
+        if self.d is not None:
+            state["discriminator"] = self.d.state_dict()
+            state["optim_d"] = self.opt_d.state_dict()
+        state.update(extra or {})
+        return state
+
+    def load_weights(self, state: Dict[str, Any]) -> None:
+        """Generator (and critic, when both sides have one) weights only."""
+        self.g.load_state_dict(state["generator"])
+        if self.d is not None and "discriminator" in state:
+            try:
+                self.d.load_state_dict(state["discriminator"])
+            except RuntimeError as exc:
+                warnings.warn(f"critic weights not loaded (different shape): {exc}")
+
+    def load_state(self, state: Dict[str, Any]) -> None:
+        """Restore a full training state written by ``state_dict``."""
+        self.load_weights(state)
+        if (self.d is None) != ("discriminator" not in state):
+            raise ValueError("checkpoint and config disagree on having a discriminator")
+        self.opt_g.load_state_dict(state["optim_g"])
+        if self.opt_d is not None:
+            self.opt_d.load_state_dict(state["optim_d"])
+        self.step = int(state["step"])
+        rng = state.get("rng") or {}
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "numpy" in rng:
+            np.random.set_state(rng["numpy"])
+        if "python" in rng:
+            random.setstate(rng["python"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+
+def image_grid(last: Dict[str, torch.Tensor], rows: int = 4) -> np.ndarray:
+    """uint8 BGR grid: rows of (input with white hole | coarse | refined | truth)."""
+    x, m = last["x"][:rows].float(), last["mask"][:rows].float()
+    refined = last["refined"][:rows].float() * m + x * (1 - m)
+    cols = [x * (1 - m) + m, last["coarse"][:rows].float(), refined, x]
+    grid = torch.cat([torch.cat([c[i] for c in cols], dim=2) for i in range(x.shape[0])], dim=1)
+    arr = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(arr)
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag checked between steps; a second signal aborts."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._old: Dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = True
+        tqdm.write(f"signal {signum}: stopping after this step and saving (again to abort)")
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["_StopFlag"]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        try:
+            yield self
+        finally:
+            for sig, old in self._old.items():
+                signal.signal(sig, old)
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop lines after ``step`` (written after the checkpoint a resume starts from)."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse to overwrite a run; require a checkpoint to resume."""
+    if resume:
+        if not (run_dir / LAST).is_file():
+            raise RunDirError(f"--resume: no {LAST} in {run_dir}")
+    elif existing_checkpoints(run_dir):
+        raise RunDirError(f"{run_dir} already has checkpoints: use --resume, or choose another --out")
+
+
+def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = False,
+          init: Optional[str] = None, progress: bool = True) -> int:
+    """Train into ``run_dir``; returns the step reached.
+
+    ``resume``: continue RUN_DIR/last.pt exactly (its stored config is used as
+    given: the caller merges any allowed overrides). ``init``: a new run
+    starting from the weights of another checkpoint (fresh optimisers, step 0;
+    the model config is taken from that checkpoint).
+    SIGINT/SIGTERM (Ctrl-C) stop after the current step, save and return
+    normally (the returned step is then below ``cfg.iters``); a second signal
+    aborts at once without saving.
+    """
+    out = Path(run_dir)
+    check_run_dir(out, resume)
+    dev = torch.device(device)
+    init_state = None
+    if init is not None:
+        init_state = load_checkpoint(init)
+        stored_model = model_config_from(init_state)
+        if stored_model != cfg.model:
+            log.warning("--init: using the model config stored in %s", init)
+            cfg = dataclasses.replace(cfg, model=stored_model)
+    source = BatchSource(cfg.data, cfg.mask, cfg.batch_size, cfg.seed)
+    val_source = None
+    if cfg.val_data:
+        val_source = BatchSource(cfg.data, cfg.mask, 1, cfg.seed + 1, root=cfg.val_data)
+    trainer = Trainer(cfg, dev)
+    out.mkdir(parents=True, exist_ok=True)
+    extra: Dict[str, Any] = {}
+    if resume:
+        state = load_checkpoint(out / LAST)
+        trainer.load_state(state)
+        extra = {k: state[k] for k in ("init_from",) if k in state}
+    elif init_state is not None:
+        trainer.load_weights(init_state)
+        extra = {"init_from": {"path": str(init), "step": int(init_state.get("step", 0))}}
+    (out / "config.yaml").write_text(config_to_yaml(cfg))
+
+    saved = trainer.step
+    stop = _StopFlag()
+
+    def save() -> None:
+        nonlocal saved
+        save_checkpoint(out / LAST, trainer.state_dict(extra))
+        saved = trainer.step
+
+    cv2.setNumThreads(max(1, torch.get_num_threads()))
+    bar = tqdm(total=cfg.iters, initial=trainer.step, disable=not progress, dynamic_ncols=True)
+    try:
+        with stop.installed(), _RunLog(out, cfg, resume_step=trainer.step if resume else None) as run_log:
+            while trainer.step < cfg.iters and not stop.stop:
+                t0 = time.perf_counter()
+                x, mask = source.batch(trainer.step)
+                logs = trainer.train_step(x, mask)
+                step = trainer.step
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("total", "l1", "ae", "g_adv", "d")})
+                run_log.step(step, logs, time.perf_counter() - t0, trainer)
+                if val_source is not None and cfg.val_every and step % cfg.val_every == 0:
+                    run_log.validation(step, _validate(trainer, val_source, cfg))
+                if cfg.save_every and step % cfg.save_every == 0:
+                    save()
+                if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+                    save_checkpoint(out / f"step_{step:08d}.pt", trainer.state_dict(extra))
+    finally:
+        bar.close()
+    if trainer.step != saved or not (out / LAST).exists():
+        save()
+    if stop.stop and trainer.step < cfg.iters:
+        print(f"interrupted at step {trainer.step}; saved {out / LAST} (continue with --resume)")
+    return trainer.step
+
+
+class _RunLog:
+    """losses.jsonl, val.jsonl, TensorBoard scalars/images and samples/*.jpg of a run."""
+
+    def __init__(self, out: Path, cfg: TrainConfig, resume_step: Optional[int]) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.out, self.cfg = out, cfg
+        if resume_step is not None:  # drop what was logged after the checkpoint
+            _truncate_log(out / "losses.jsonl", resume_step)
+            _truncate_log(out / "val.jsonl", resume_step)
+        self.writer = SummaryWriter(str(out / "tb"), purge_step=None if resume_step is None else resume_step + 1)
+        self.losses = open(out / "losses.jsonl", "a")
+
+    def __enter__(self) -> "_RunLog":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.losses.close()
+        self.writer.close()
+
+    def step(self, step: int, logs: Dict[str, float], secs: float, trainer: Trainer) -> None:
+        """Log the losses of ``step`` and, every ``image_every`` steps (and at step 1), a sample grid."""
+        cfg = self.cfg
+        lr = trainer.opt_g.param_groups[0]["lr"]
+        if step % cfg.log_every == 0:
+            self.losses.write(json.dumps({"step": step, **logs, "lr": lr, "sec": round(secs, 4)}) + "\n")
+            self.losses.flush()
+            for k, v in logs.items():
+                self.writer.add_scalar(f"loss/{k}", v, step)
+            self.writer.add_scalar("lr/g", lr, step)
+            self.writer.add_scalar("time/step_sec", secs, step)
+        if cfg.image_every and (step % cfg.image_every == 0 or step == 1):
+            grid = image_grid(trainer.last)
+            (self.out / "samples").mkdir(exist_ok=True)
+            cv2.imwrite(str(self.out / "samples" / f"step_{step:08d}.jpg"), grid)
+            self.writer.add_image("samples", grid[..., ::-1].copy(), step, dataformats="HWC")
+
+    def validation(self, step: int, metrics: Dict[str, Any]) -> None:
+        with open(self.out / "val.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, **metrics}) + "\n")
+        for k, v in metrics.items():
+            if isinstance(v, float):
+                self.writer.add_scalar(f"val/{k}", v, step)
+
+
+def _validate(trainer: Trainer, source: BatchSource, cfg: TrainConfig) -> Dict[str, Any]:
+    """Metrics of the current generator on the fixed validation crops."""
+    from .evaluate import evaluate_generator
+
+    metrics = evaluate_generator(trainer.g, source, cfg.val_count, trainer.device)
+    trainer.g.train()
+    return metrics
