@@ -24,13 +24,13 @@ import json
 import os
 import sys
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from edge_app import interface
+from edge_app.atomic import atomic_path
 
 REPO = Path(__file__).resolve().parent.parent
 APP_DIR = REPO / "edge_app"
@@ -209,9 +209,8 @@ def build_bundle(spec: BundleSpec) -> List[str]:
     run_sh = RUN_SH.format(model_choice=model_choice, image=image_name, mask=mask_name)
     description = json.dumps(interface_description(onnx_name, om_name, metadata), indent=2) + "\n"
 
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=str(out.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
             archive = _Archive(f)
             for name, data in sources:
                 archive.add_bytes(name, data)
@@ -227,11 +226,6 @@ def build_bundle(spec: BundleSpec) -> List[str]:
             archive.close()
             names = [name for _, name in archive.sums] + ["SHA256SUMS"]
         os.chmod(tmp, REGULAR)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return names
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from onnx import numpy_helper
 from onnxsim import simplify
 
 from edge_app import interface
+from edge_app.atomic import atomic_path
 from .check import check_model
 from .supported_ops import OPSET
 from .wrapper import DeployWrapper, Provenance, example_inputs
@@ -120,16 +120,8 @@ def save_onnx(model: onnx.ModelProto, out: str, overwrite: bool = False) -> None
     path = Path(out)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists: pass --overwrite to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         onnx.save(model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def export(wrapper: DeployWrapper, provenance: Provenance, out: str, overwrite: bool = False) -> ExportResult:

@@ -11,7 +11,7 @@ import time
 import warnings
 from typing import Dict, List, Optional, Tuple
 
-from . import fileio, masks
+from . import bench, fileio, masks
 from .backends import default_model, resolve_backend
 from .config import BACKENDS, MASK_CONVENTIONS, ROI_MODES, AppConfig
 from .errors import InpaintError, InpaintWarning
@@ -29,6 +29,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                    help="model file (default: edge_app/models/hifill.onnx, or hifill.om for --backend acl)")
     g.add_argument("--backend", choices=BACKENDS, default=defaults.backend,
                    help="auto: acl when pyACL is importable (the board), else onnxruntime (default: %(default)s)")
+    g.add_argument("--cra-matmul", metavar="OM", default=defaults.cra_matmul_model,
+                   help="acl backend: run the CRA product on the AI core with this cra_matmul .om (made by "
+                        "`python -m convert cra-matmul --size WxH`) for frames or ROI crops of that size; "
+                        "worth it when the attention is flat")
     g = parser.add_argument_group("processing")
     g.add_argument("--mask-convention", choices=MASK_CONVENTIONS, default=defaults.mask_convention,
                    help="white-hole: white pixels are the hole (default); keep-white: white is kept and black is "
@@ -70,12 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     add_model_options(p)
     p.set_defaults(run=cmd_stream)
+    bench.add_parser(sub)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> AppConfig:
     return AppConfig().with_options(mask_convention=args.mask_convention, roi=args.roi, cra=not args.no_cra,
-                                    overwrite=args.overwrite, backend=args.backend)
+                                    overwrite=args.overwrite, backend=args.backend,
+                                    cra_matmul_model=args.cra_matmul)
 
 
 def open_inpainter(args: argparse.Namespace, config: AppConfig):
@@ -83,7 +89,7 @@ def open_inpainter(args: argparse.Namespace, config: AppConfig):
     from .pipeline import Inpainter
     backend = resolve_backend(config.backend)
     model = args.model or default_model(backend, config)
-    options = {f: getattr(config, f) for f in ("mask_convention", "roi", "cra", "overwrite")}
+    options = {f: getattr(config, f) for f in ("mask_convention", "roi", "cra", "overwrite", "cra_matmul_model")}
     return Inpainter(model=model, backend=backend, **options)
 
 

@@ -39,8 +39,10 @@ class AppConfig:
     #: ... at least this many pixels (never below the network's 512) ...
     roi_min_side: int = 512
     #: ... and "auto" uses it only when it covers at most this fraction of the
-    #: frame's area (measured: scripts/bench_cra.py --roi, see README).
-    roi_auto_max_area: float = 0.25
+    #: frame's area. Measured (scripts/bench_cra.py --roi-model, 10 photos):
+    #: crops of 5-8 % of the frame cut the L1 error in the hole by 9-24 %,
+    #: crops of 17 % and 37 % raised it by 9 % and 5 % (edge_app/README.md).
+    roi_auto_max_area: float = 0.10
 
     # --- CRA ---------------------------------------------------------------
     #: False: plain bilinear upsampling of the 512 result in the hole (ablation).
@@ -55,6 +57,8 @@ class AppConfig:
     #: Active cells aggregated per matrix product (bounds the memory at 8K:
     #: 128 cells of 135 x 240 x 3 floats = 50 MB).
     cra_chunk_cells: int = 128
+    #: Worker threads of the CRA step (0: the CPU count, at most 4).
+    cra_threads: int = 0
 
     # --- output ------------------------------------------------------------
     jpeg_quality: int = 95
@@ -65,6 +69,9 @@ class AppConfig:
     device_id: int = 0
     onnx_model: str = os.path.join(MODELS_DIR, "hifill.onnx")
     om_model: str = os.path.join(MODELS_DIR, "hifill.om")
+    #: acl only: a cra_matmul .om (python -m convert cra-matmul --size WxH) to
+    #: run the CRA product on the AI core for frames (or ROI crops) of that size.
+    cra_matmul_model: str = ""
 
     # --- stream ------------------------------------------------------------
     #: Frames in flight between the inference thread and the host work.
@@ -96,5 +103,5 @@ class AppConfig:
             raise ValueError("backend must be one of " + ", ".join(BACKENDS))
         if not 0 <= self.mask_threshold < 255 or not 0 <= self.alpha_threshold < 255:
             raise ValueError("mask thresholds must be in 0..254")
-        if self.cra_chunk_cells < 1 or self.stream_queue < 1:
-            raise ValueError("cra_chunk_cells and stream_queue must be >= 1")
+        if self.cra_chunk_cells < 1 or self.stream_queue < 1 or self.cra_threads < 0:
+            raise ValueError("cra_chunk_cells and stream_queue must be >= 1, cra_threads >= 0")

@@ -18,10 +18,11 @@ the native size and aspect ratio and touches only what the hole needs:
 - the residual ``R = (I - up(small)) * (1 - M)`` is computed only for the
   context cells some active row still uses, ``up(inpainted)`` only over the
   active cells' soft-mask bounding boxes;
-- ``result = clip(up(inpainted) + A @ R, 0, 255)`` is blended with the
-  original, ``out = result * soft + I * (1 - soft)``, where ``soft`` is the
-  512 blend mask upsampled with the full-res hole forced to 1; every pixel
-  where soft <= soft_floor is returned bit-identical.
+- ``result = clip(up(inpainted) + A @ R, 0, 255)`` is rounded and blended
+  with the original, ``out = result * soft + I * (1 - soft)``, where ``soft``
+  is the 512 blend mask upsampled with the full-res hole forced to 1 (the
+  early rounding costs at most half a grey level where 0 < soft < 1); every
+  pixel where soft <= soft_floor is returned bit-identical.
 
 The product goes by chunks of active cells (``chunk_cells``): peaked rows
 (a trained network's) accumulate their few residual patches one by one,
@@ -29,7 +30,7 @@ inside the soft box only; flat rows use one matrix product per chunk over
 the columns the chunk uses. Memory stays bounded at 8K: no full-frame float
 array is made; the largest allocation is the residual of the used cells.
 Upsampling is bilinear with half-pixel centres, as ``cv2.resize`` does: along
-x by ``cv2.resize`` to (W, 512) rows, along y by a small matrix per grid row.
+x by ``cv2.resize`` to (W, 512) rows, along y by small matrix products.
 """
 import os
 import threading
@@ -114,7 +115,6 @@ class CraPlan:
         #: first / last non-zero tap of each of those rows (for the bands)
         self.taps = [(np.argmax(w > 0, axis=1), w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1))
                      for _, w in self.rows]
-        self.band = BAND_ROWS
         #: cell holds a hole pixel (any-pooling to 32 equals any-pooling the
         #: 512 mask over 16 x 16 blocks, so a given 512 mask saves a pass)
         if small_mask is None:
@@ -151,8 +151,8 @@ class CraPlan:
         if out is None:
             out = np.empty((count, src.shape[1]), np.float32)
         width = src.shape[1]
-        for a in range(0, count, self.band):
-            b = min(a + self.band, count)
+        for a in range(0, count, BAND_ROWS):
+            b = min(a + BAND_ROWS, count)
             t0, t1 = int(first_tap[first + a]), int(last_tap[first + b - 1]) + 1
             w = weights[first + a:first + b, t0:t1]
             for c in range(0, width, BLOCK_VALUES):
@@ -227,6 +227,8 @@ class Residual:
                  keep: np.ndarray, pool: "_Pool"):
         self.plan = plan
         self.count = len(keep)
+        self._lock = threading.Lock()
+        self._matrix = None  # type: Optional[np.ndarray]
         self.where = []  # type: List[Tuple[int, int]]  # (strip, first value of the patch)
         runs = []  # type: List[Tuple[int, int, int]]
         for j in np.unique(keep // GRID):
@@ -256,9 +258,13 @@ class Residual:
         strip, first = self.where[k]
         return self.strips[strip][:, first:first + 3 * self.plan.pw]
 
-    def matrix(self, indices) -> np.ndarray:
-        """(len(indices), ph * pw * 3) copy of those patches, for matrix products."""
-        return np.stack([self.patch(int(k)) for k in indices]).reshape(len(indices), -1)
+    def matrix(self) -> np.ndarray:
+        """All patches as one (count, ph * pw * 3) matrix, for matrix products
+        (made on first use, once)."""
+        with self._lock:
+            if self._matrix is None:
+                self._matrix = np.stack([self.patch(k) for k in range(self.count)]).reshape(self.count, -1)
+        return self._matrix
 
 
 def _runs(active: np.ndarray) -> List[Tuple[int, int]]:
@@ -298,7 +304,11 @@ def _dense_product(weights: np.ndarray, residual: Residual) -> Optional[np.ndarr
     used = np.flatnonzero(weights.any(axis=0))
     if np.count_nonzero(weights) < DENSE_FRACTION * weights.shape[0] * used.size:
         return None
-    agg = np.dot(weights[:, used], residual.matrix(used))
+    matrix = residual.matrix()
+    if 2 * used.size >= weights.shape[1]:
+        agg = np.dot(weights, matrix)
+    else:
+        agg = np.dot(weights[:, used], np.take(matrix, used, axis=0))
     return agg.reshape(weights.shape[0], residual.plan.ph, residual.plan.pw * 3)
 
 
@@ -434,7 +444,7 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
                     del xsmall
                     weights = weights[:, keep]
                     if matmul is not None:
-                        agg_all = matmul(weights, residual.matrix(range(len(keep))))
+                        agg_all = matmul(weights, residual.matrix())
                 else:
                     weights = None
         t_cells = time.perf_counter()

@@ -95,15 +95,18 @@ def check_output_path(out: str, inputs, overwrite: bool) -> None:
     if os.path.exists(out) and not overwrite:
         raise InpaintError("output exists (pass --overwrite to replace it)", out)
     ext = os.path.splitext(out)[1].lower()
-    if not ext or not cv2.haveImageWriter("x" + ext):
+    can_write = getattr(cv2, "haveImageWriter", None)  # OpenCV >= 3.4
+    if not ext or (can_write is not None and not can_write("x" + ext)):
         raise InpaintError("cannot write this image format (use .png, .jpg, ...)", out)
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise InpaintError("output folder does not exist", out)
 
 
 def write_image(path: str, image: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Write uint8 BGR; raise InpaintError if OpenCV cannot."""
+    """Write uint8 BGR, creating the parent folder; raise InpaintError if that fails."""
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise InpaintError("cannot create the output folder: {}".format(exc.strerror), path)
     params = []
     if os.path.splitext(path)[1].lower() in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]

@@ -117,10 +117,12 @@ class Inpainter:
                 t0 = time.perf_counter()
                 prepared.plan = cra.CraPlan(prepared.hole, blend, self.config.soft_floor, prepared.small_mask)
                 _add(timings, "cra", time.perf_counter() - t0)
+            plan = prepared.plan
             cra.compose(image[prepared.window], prepared.hole, inpainted, attention if self.config.cra else None,
-                        blend, small=inferred.small, plan=prepared.plan, out=out[prepared.window],
+                        blend, small=inferred.small, plan=plan, out=out[prepared.window],
                         soft_floor=self.config.soft_floor, prune_mass=self.config.attention_prune_mass,
-                        chunk_cells=self.config.cra_chunk_cells, timings=timings)
+                        chunk_cells=self.config.cra_chunk_cells, threads=self.config.cra_threads,
+                        matmul=self.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
         self.timings = timings
         return out
 

@@ -22,6 +22,10 @@ the growth of peak RSS of a fresh subprocess running one compose call
 The runs of the three methods are interleaved so load changes hit all alike.
 
     nice -n 10 .venv/bin/python scripts/bench_cra.py [--sizes 3840x2160,7680x4320] [--runs 5] [--flat]
+
+With ``--roi-model MODEL.onnx`` it measures the ROI mode instead: photos with
+holes of several sizes, L1 inside the hole against the original and seconds
+per image, ROI off vs on (the basis of AppConfig.roi_auto_max_area).
 """
 import argparse
 import os
@@ -205,6 +209,49 @@ def report(size: str, attention: str, case, runs: int) -> None:
     print("  mean |compose - reference| in the hole: {:.2f} grey levels".format(diff))
 
 
+def roi_hole(shape, side: int, rng: np.random.Generator) -> np.ndarray:
+    """An irregular blob (ellipse and strokes) inside a side x side box."""
+    height, width = shape[:2]
+    hole = np.zeros((height, width), np.uint8)
+    cy, cx = int(rng.integers(side, height - side)), int(rng.integers(side, width - side))
+    cv2.ellipse(hole, (cx, cy), (side // 3, side // 4), float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    for _ in range(3):
+        dx, dy = (int(v) for v in rng.integers(-side // 2, side // 2, 2))
+        cv2.line(hole, (cx, cy), (cx + dx, cy + dy), 1, max(2, side // 12))
+    return hole
+
+
+def roi_study(model: str, folder: str, count: int, seed: int = 0) -> None:
+    """L1 in the hole against the truth and time, ROI off vs on, by hole size."""
+    from edge_app import Inpainter
+    from edge_app.roi import choose_crop
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png")))[:count]
+    images = [cv2.imread(os.path.join(folder, n), cv2.IMREAD_COLOR) for n in names]
+    rng = np.random.default_rng(seed)
+    modes = {"off": Inpainter(model=model, backend="onnxruntime", roi="off"),
+             "on": Inpainter(model=model, backend="onnxruntime", roi="on")}
+    print("ROI study: {} photos from {} ({}), model {}".format(len(images), folder,
+                                                             ", ".join("{}x{}".format(i.shape[1], i.shape[0])
+                                                                       for i in images), model))
+    print("  hole box / short side | crop / frame | L1 in hole off -> on | seconds off -> on")
+    for rel in (0.03, 0.06, 0.12, 0.2, 0.3):
+        l1 = {m: [] for m in modes}
+        secs = {m: [] for m in modes}
+        areas = []
+        for image in images:
+            hole = roi_hole(image.shape, int(rel * min(image.shape[:2])), rng)
+            crop = choose_crop("on", hole, 3.0, 512, 1.0)
+            areas.append(0.0 if crop is None else (crop[1] - crop[0]) * (crop[3] - crop[2]) / float(hole.size))
+            for name, inpainter in modes.items():
+                t0 = time.perf_counter()
+                out = inpainter(image, hole)
+                secs[name].append(time.perf_counter() - t0)
+                l1[name].append(np.abs(out.astype(np.int16) - image.astype(np.int16))[hole != 0].mean())
+        print("  {:20.0%} | {:12.0%} | {:8.2f} -> {:6.2f} | {:6.3f} -> {:6.3f}".format(
+            rel, np.mean(areas), np.mean(l1["off"]), np.mean(l1["on"]), np.median(secs["off"]),
+            np.median(secs["on"])))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="3840x2160,7680x4320", help="comma-separated WxH frame sizes")
@@ -212,10 +259,18 @@ def main() -> None:
     ap.add_argument("--image", default="", help="photo to resize to each frame size (default: synthetic)")
     ap.add_argument("--flat", action="store_true",
                     help="also time flat attention (an untrained network's: the worst case)")
+    ap.add_argument("--roi-model", default="",
+                    help="instead: measure ROI off vs on (L1 in the hole, time) with this ONNX model")
+    ap.add_argument("--roi-images", default="/work/data/root/usr/share/backgrounds",
+                    help="folder of photos for --roi-model (default: %(default)s)")
+    ap.add_argument("--roi-count", type=int, default=4, help="photos for --roi-model (default: %(default)s)")
     ap.add_argument("--rss-child", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
         rss_child(args.rss_child)
+        return
+    if args.roi_model:
+        roi_study(args.roi_model, args.roi_images, args.roi_count)
         return
     print("numpy {}, OpenCV {} ({} threads), {} CPUs".format(np.__version__, cv2.__version__, cv2.getNumThreads(),
                                                             os.cpu_count()))

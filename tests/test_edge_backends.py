@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_app import Inpainter
+from edge_app import AppConfig, Inpainter
 from edge_app.backends import open_backend, resolve_backend
 from edge_app.backends.acllite import AclError, AclLiteModel, AclLiteResource
 from edge_app.errors import InpaintError, ModelError
@@ -257,3 +257,20 @@ def test_stream_runs_inference_in_its_own_thread_on_acl(acl, models, tmp_path):
     with Inpainter(model=models["om"], backend="acl") as inpainter:
         report = run_stream(inpainter, path, mask, str(tmp_path / "out.mp4"))
     assert (report.written, report.dropped) == (6, 0)
+
+
+def test_cra_product_on_the_ai_core(acl, models, tmp_path):
+    image, mask = frame_and_mask(320, 480)  # cells 10 x 15: P = 450
+    matmul_om = edge_fakes.cra_matmul_om(tmp_path, 10 * 15 * 3)
+    with Inpainter(model=models["om"], backend="acl", roi="off") as host, \
+            Inpainter(model=models["om"], backend="acl", roi="off", cra_matmul_model=matmul_om) as npu:
+        cra_model = npu.backend.aggregator(450)
+        assert cra_model is not None and npu.backend.aggregator(451) is None
+        expected, out = host(image, mask), npu(image, mask)
+        assert cra_model.calls == 1
+        assert np.abs(out.astype(int) - expected).max() <= 1
+        other = frame_and_mask(352, 480)  # another size: the host does the product
+        npu(*other)
+        assert cra_model.calls == 1
+    with pytest.raises(ModelError, match="not a cra_matmul model"):
+        open_backend("acl", models["om"], AppConfig(cra_matmul_model=models["om"]))

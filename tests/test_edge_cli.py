@@ -68,6 +68,15 @@ def test_inpaint_one_image(tmp_path, model, capsys):
     assert not np.array_equal(ablation, result) and np.array_equal(ablation[far], image[far])
 
 
+def test_output_folder_is_created(tmp_path, model, capsys):
+    image_path, mask_path, image, _ = make_files(tmp_path)
+    out = tmp_path / "new" / "deeper" / "out.jpg"
+    code, stdout, err = run_cli(["inpaint", image_path, mask_path, "-o", out, "--model", model,
+                                 "--backend", "onnxruntime"], capsys)
+    assert code == 0, err
+    assert cv2.imread(str(out)).shape == image.shape
+
+
 def test_keep_white_convention_and_overwrite(tmp_path, model, capsys):
     image_path, mask_path, image, mask = make_files(tmp_path)
     inverted = tmp_path / "inverted.png"

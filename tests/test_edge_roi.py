@@ -68,3 +68,13 @@ def test_paste_back_leaves_everything_outside_the_crop_bit_identical(model):
         assert np.array_equal(out[y0:y1, x0:x1], alone)
         whole = roi_off(image, mask)
         assert not np.array_equal(whole, out)  # the network really saw something else
+
+
+def test_hole_leaving_no_known_512_pixel_is_an_error(model):
+    from edge_app.errors import InpaintError
+    image = np.full((1024, 1024, 3), 128, np.uint8)
+    stripes = np.zeros((1024, 1024), np.uint8)
+    stripes[::2] = 1  # half the pixels, but every 512 pixel overlaps a hole row
+    with Inpainter(model=model, backend="onnxruntime") as inpainter:
+        with pytest.raises(InpaintError, match="nothing left to borrow from"):
+            inpainter(image, stripes)

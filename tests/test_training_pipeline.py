@@ -25,13 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 SIZE = 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Deterministic, and faster than two threads on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_toy_images(folder: Path, n: int = 8, side: int = 160, ext: str = ".png") -> Path:

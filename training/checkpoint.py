@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, Tuple, Union
 
 import torch
+
+from edge_app.atomic import atomic_path
 
 from .config import ModelConfig
 from .model import HiFillGenerator, build_generator
@@ -29,19 +30,8 @@ def save_checkpoint(path: PathLike, state: Dict[str, Any]) -> None:
 
     A crash or Ctrl-C mid-write never leaves a truncated checkpoint behind.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: PathLike) -> Dict[str, Any]:

@@ -36,6 +36,6 @@ def open_backend(name: str = "auto", model=None, config: AppConfig = AppConfig()
     path = os.fspath(model) if model is not None else default_model(name, config)
     if name == "acl":
         from .acl import AclBackend
-        return AclBackend(path, config.device_id)
+        return AclBackend(path, config.device_id, config.cra_matmul_model)
     from .onnxrt import OnnxRuntimeBackend
     return OnnxRuntimeBackend(path)

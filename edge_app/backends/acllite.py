@@ -87,6 +87,13 @@ class _Releaser:
         if first is not None:
             raise first
 
+    def release_quietly(self) -> None:
+        """Release after a failure, whose error matters more than a release error."""
+        try:
+            self.release()
+        except AclError:
+            pass
+
 
 class AclLiteResource:
     """Device, context and stream: ``init()`` does init -> set_device ->
@@ -120,7 +127,7 @@ class AclLiteResource:
             self.run_mode, ret = acl.rt.get_run_mode()
             check("acl.rt.get_run_mode", ret)
         except Exception:
-            self._release_quietly()
+            self._releaser.release_quietly()
             raise
         return self
 
@@ -132,12 +139,6 @@ class AclLiteResource:
         """Release stream, context, device and ACL itself (reverse order)."""
         self.context = self.stream = None
         self._releaser.release()
-
-    def _release_quietly(self) -> None:
-        try:
-            self.destroy()
-        except AclError:
-            pass
 
     def __enter__(self) -> "AclLiteResource":
         return self if self.context is not None else self.init()
@@ -188,7 +189,7 @@ class AclLiteModel:
             self._copy_out = ACL_MEMCPY_DEVICE_TO_DEVICE if device else ACL_MEMCPY_DEVICE_TO_HOST
             self._load()
         except Exception:
-            self._release_quietly()
+            self._releaser.release_quietly()
             raise
 
     def _load(self) -> None:
@@ -291,12 +292,6 @@ class AclLiteModel:
         """Free every buffer, data buffer, dataset, description and the model."""
         self._model_id = None
         self._releaser.release()
-
-    def _release_quietly(self) -> None:
-        try:
-            self.destroy()
-        except AclError:
-            pass
 
     def __enter__(self) -> "AclLiteModel":
         return self

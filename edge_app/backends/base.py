@@ -66,6 +66,11 @@ class Backend:
     def run(self, img: np.ndarray, mask: np.ndarray) -> Outputs:
         raise NotImplementedError
 
+    def aggregator(self, patch_values: int):
+        """A ``matmul(weights, patches)`` running the CRA product elsewhere
+        (the AI core) for patches of this many values, or None (host)."""
+        return None
+
     def bind_thread(self) -> None:
         """Make the calling thread able to run the model (ACL contexts are per thread)."""
 

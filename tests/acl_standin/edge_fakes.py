@@ -82,7 +82,27 @@ def fake_hifill(path, **kwargs) -> str:
 
 def fake_om(directory, name="hifill", **kwargs) -> str:
     """An ``name.om`` placeholder with its ONNX twin, for the acl stand-in."""
-    onnx_path = fake_hifill(directory / (name + ".onnx"), **kwargs)
-    om_path = str(directory / (name + ".om"))
+    return _om_twin(fake_hifill(directory / (name + ".onnx"), **kwargs))
+
+
+def cra_matmul_om(directory, patch_values: int, name="cra_matmul") -> str:
+    """The CRA product model for the acl stand-in: aggregated [1024, P] =
+    attention [1024, 1024] @ patches [1024, P] (what ``convert cra-matmul``
+    makes), as ``name.om`` with its ONNX twin."""
+    cells = interface.ATTENTION_CELLS
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["attention", "patches"], ["aggregated"])], "cra_matmul",
+        [helper.make_tensor_value_info("attention", TensorProto.FLOAT, [cells, cells]),
+         helper.make_tensor_value_info("patches", TensorProto.FLOAT, [cells, patch_values])],
+        [helper.make_tensor_value_info("aggregated", TensorProto.FLOAT, [cells, patch_values])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    path = str(directory / (name + ".onnx"))
+    onnx.save(model, path)
+    return _om_twin(path)
+
+
+def _om_twin(onnx_path: str) -> str:
+    om_path = onnx_path[:-len(".onnx")] + ".om"
     shutil.copyfile(onnx_path, om_path)
     return om_path

@@ -1,0 +1,28 @@
+"""Atomic file replacement: write a temporary file beside the target, then rename.
+
+Standard library only, so the trainer, the exporter and the board app share it.
+A crash or Ctrl-C mid-write never leaves a truncated file at the target.
+"""
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path in ``path``'s folder; on success it replaces
+    ``path`` (fsynced), on any exception it is removed. Creates the folder."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
