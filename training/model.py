@@ -105,6 +105,16 @@ class HiFillGenerator(nn.Module):
         self.cfg = cfg or ModelConfig()
         self.coarse = CoarseNet(self.cfg)
         self.refine = RefineNet(self.cfg)
+        self._init_features(self.cfg.init_gain)
+
+    def _init_features(self, gain: float) -> None:
+        """Signal-preserving start for the gated layers' feature convolutions
+        (see ``ModelConfig.init_gain``); the gates keep PyTorch's default."""
+        for module in self.modules():
+            if isinstance(module, GatedConv):
+                nn.init.kaiming_normal_(module.feat.weight, nonlinearity="linear")
+                module.feat.weight.data.mul_(gain)
+                nn.init.zeros_(module.feat.bias)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h, w = x.shape[-2:]
