@@ -261,8 +261,8 @@ def main() -> None:
                     help="also time flat attention (an untrained network's: the worst case)")
     ap.add_argument("--roi-model", default="",
                     help="instead: measure ROI off vs on (L1 in the hole, time) with this ONNX model")
-    ap.add_argument("--roi-images", default="/work/data/root/usr/share/backgrounds",
-                    help="folder of photos for --roi-model (default: %(default)s)")
+    ap.add_argument("--roi-images", default="",
+                    help="folder of photos for --roi-model (e.g. from scripts/fetch_training_photos.sh)")
     ap.add_argument("--roi-count", type=int, default=4, help="photos for --roi-model (default: %(default)s)")
     ap.add_argument("--rss-child", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -270,6 +270,8 @@ def main() -> None:
         rss_child(args.rss_child)
         return
     if args.roi_model:
+        if not args.roi_images:
+            ap.error("--roi-model needs --roi-images DIR")
         roi_study(args.roi_model, args.roi_images, args.roi_count)
         return
     print("numpy {}, OpenCV {} ({} threads), {} CPUs".format(np.__version__, cv2.__version__, cv2.getNumThreads(),
