@@ -167,8 +167,10 @@ def test_output_path_checks(tmp_path):
     fileio.check_output_path(str(existing), [str(src)], overwrite=True)
     with pytest.raises(InpaintError, match="cannot write this image format"):
         fileio.check_output_path(str(tmp_path / "out.xyz"), [str(src)], overwrite=False)
-    with pytest.raises(InpaintError, match="folder does not exist"):
-        fileio.check_output_path(str(tmp_path / "nope" / "o.png"), [str(src)], overwrite=False)
+    # a missing output folder is created when writing; one that cannot be is a clear error
+    fileio.check_output_path(str(tmp_path / "new" / "o.png"), [str(src)], overwrite=False)
+    with pytest.raises(InpaintError, match="cannot create the output folder"):
+        fileio.write_image(str(existing / "o.png"), np.zeros((4, 4, 3), np.uint8))
 
 
 @pytest.mark.parametrize("height,width", [(1000, 700), (300, 200), (512, 512), (7, 1300)])
