@@ -17,6 +17,7 @@ RESUMABLE = ("data", "iters", "save_every", "val_data", "amp")
 
 
 def _train_parser(sub: Any) -> None:
+    d = TrainConfig()  # the help texts quote the defaults of the one config
     p = sub.add_parser(
         "train", help="train the generator on a folder of photos",
         description="Train the HiFill generator (WGAN-GP, spec section 5) on random crops of a "
@@ -25,16 +26,16 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--data", help="folder of training photos (recursive; jpg/jpeg/png/webp/bmp)")
     p.add_argument("--out", required=True, help="run directory (refused if it has checkpoints, unless --resume)")
     p.add_argument("--config", help="YAML file overriding any TrainConfig field (nested sections)")
-    p.add_argument("--size", type=int, help="training crop size, multiple of 32 (default 512; 256 allowed)")
-    p.add_argument("--batch", type=int, help="batch size (default 4)")
-    p.add_argument("--iters", type=int, help="train until this many generator steps (default 300000)")
-    p.add_argument("--lr", type=float, help="Adam learning rate of G and D (default 1e-4)")
-    p.add_argument("--d-steps", type=int, help="critic steps per generator step (default 3)")
+    p.add_argument("--size", type=int, help=f"training crop size, multiple of 32 (default {d.data.size}; 256 allowed)")
+    p.add_argument("--batch", type=int, help=f"batch size (default {d.batch_size})")
+    p.add_argument("--iters", type=int, help=f"train until this many generator steps (default {d.iters})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate of G and D (default {d.optim.lr:g})")
+    p.add_argument("--d-steps", type=int, help=f"critic steps per generator step (default {d.optim.d_steps})")
     p.add_argument("--adv-weight", type=float,
-                   help="adversarial loss weight (default 0.001); 0 disables the critic entirely")
-    p.add_argument("--save-every", type=int, help="write RUN_DIR/last.pt every N steps (default 500)")
+                   help=f"adversarial loss weight (default {d.loss.adv_weight:g}); 0 disables the critic entirely")
+    p.add_argument("--save-every", type=int, help=f"write RUN_DIR/last.pt every N steps (default {d.save_every})")
     p.add_argument("--val-data", help="folder of validation photos: metrics every val_every steps")
-    p.add_argument("--seed", type=int, help="seed of weights, crops and masks (default 0)")
+    p.add_argument("--seed", type=int, help=f"seed of weights, crops and masks (default {d.seed})")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--amp", action="store_true", default=None,
                    help="bf16 autocast on CUDA (a no-op with a warning on the CPU)")
