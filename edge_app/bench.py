@@ -28,6 +28,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .atomic import atomic_path
+
 SCHEMA_VERSION = "1"
 TOOL = "edge_app.bench"
 STAGES = ("decode", "preprocess", "host_to_device", "inference", "device_to_host", "cra_compose", "blend", "encode")
@@ -638,11 +640,10 @@ def run(options: argparse.Namespace) -> int:
     except (ValueError, InpaintError) as exc:
         print("error: {}".format(exc), file=sys.stderr)
         return 2
-    tmp = options.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, options.out)
+    with atomic_path(options.out) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
     print("wrote {}".format(options.out))
     return 0
 
