@@ -15,20 +15,24 @@ the native size and aspect ratio and touches only what the hole needs:
 - attention rows = "active" cells, those where the soft blend mask is above
   ``soft_floor``; in each row the smallest weights are dropped while their
   sum stays <= ``prune_mass`` (error <= 255 * prune_mass grey levels);
-- the residual ``R = (I - up(small)) * (1 - M)`` is computed only for the
-  context cells some active row still uses, ``up(inpainted)`` only over the
-  active cells' soft-mask bounding boxes;
-- ``result = clip(up(inpainted) + A @ R, 0, 255)`` is rounded and blended
-  with the original, ``out = result * soft + I * (1 - soft)``, where ``soft``
-  is the 512 blend mask upsampled with the full-res hole forced to 1 (the
-  early rounding costs at most half a grey level where 0 < soft < 1); every
-  pixel where soft <= soft_floor is returned bit-identical.
+- ``result = clip(up(inpainted) + A @ R, 0, 255)`` with the residual
+  ``R = (I - up(small)) * (1 - M)`` is rounded and blended with the
+  original, ``out = result * soft + I * (1 - soft)``, where ``soft`` is the
+  512 blend mask upsampled with the full-res hole forced to 1 (the early
+  rounding costs at most half a grey level where 0 < soft < 1); every pixel
+  where soft <= soft_floor is returned bit-identical.
 
-The product goes by chunks of active cells (``chunk_cells``): peaked rows
-(a trained network's) accumulate their few residual patches one by one,
-inside the soft box only; flat rows use one matrix product per chunk over
-the columns the chunk uses. Memory stays bounded at 8K: no full-frame float
-array is made; the largest allocation is the residual of the used cells.
+The product goes by chunks of active cells (``chunk_cells``). Flat rows (an
+untrained network's) use one matrix product per chunk over the residual of
+the used cells. Peaked rows (a trained network's) go term by term, and most
+terms need no full-resolution residual at all: for a "clean" patch (no hole
+pixel, inside the frame) ``w * R = w * I - w * up(small)``; its pixels are
+accumulated straight from the uint8 frame, and since up() is linear its
+``up(small)`` part is summed at 512 rows with the cell's own up(inpainted)
+and upsampled once with it (exact when the patch's rows sample ``small`` at
+the same fractional offsets as the cell's: one "form" when H % 32 == 0,
+otherwise one upsampling per extra form). Only the other patches get a
+residual. Memory stays bounded at 8K: no full-frame float array is made.
 Upsampling is bilinear with half-pixel centres, as ``cv2.resize`` does: along
 x by ``cv2.resize`` to (W, 512) rows, along y by small matrix products.
 """
@@ -48,15 +52,16 @@ from .preprocess import small_hole, small_image
 GRID = ATTENTION_GRID
 #: The y upsampling goes by blocks of BAND_ROWS rows x BLOCK_VALUES values:
 #: each block's product reads about 2 + rows * 512 / H source rows instead
-#: of all the cell's, and is small enough for BLAS to run it in the calling
+#: of all the cell's (48 rows: about the fastest at 4K and 8K cells), and is
+#: small enough for BLAS to run it in the calling
 #: thread (starting BLAS threads for products this small costs more than it
 #: saves, badly so on a busy machine).
-BAND_ROWS = 12
+BAND_ROWS = 48
 BLOCK_VALUES = 2048
-#: A chunk's product is one matrix product when at least this fraction of
-#: its (row, used column) pairs has a weight (flat attention: a matrix
-#: product costs about a tenth of a per-term accumulation per pair); peaked
-#: rows accumulate their few residual patches one by one, inside the soft box.
+#: The product goes by matrix products (one per chunk) when at least this
+#: fraction of the (active row, used column) pairs has a weight (flat
+#: attention: a matrix product costs about a tenth of a per-term
+#: accumulation per pair); otherwise term by term, inside the soft boxes.
 DENSE_FRACTION = 0.15
 
 
@@ -122,6 +127,15 @@ class CraPlan:
         else:
             block = MODEL_SIZE // GRID
             self.has_hole = small_mask.reshape(GRID, block, GRID, block).any(axis=(1, 3))
+        #: per grid row: the first grid row with the same y weights. Patches
+        #: of rows of one form sample ``small`` at the same fractional
+        #: offsets, so their up(small) can be summed at 512 rows and
+        #: upsampled once (all rows share one form when H % 32 == 0).
+        self.form = [next(f for f in range(j + 1) if self.rows[f][1].shape == self.rows[j][1].shape
+                          and np.array_equal(self.rows[f][1], self.rows[j][1])) for j in range(GRID)]
+        #: (1024,) patch has no hole pixel and lies inside the frame: its
+        #: residual is exactly I - up(small) over the unclamped window
+        self.clean = self._clean_patches().reshape(-1)
         #: active cells: (flat index, box (y0, y1, x0, x1) of the pixels with
         #: soft > floor, soft mask over the box, True when soft = 1 on all of it)
         self.cells = []  # type: List[Tuple[int, Tuple[int, int, int, int], np.ndarray, bool]]
@@ -139,15 +153,20 @@ class CraPlan:
         columns ``cols`` (slice or clamped indices): float32 (y1 - y0, n_cols * C),
         into ``out`` when given.
 
-        ``xrows``: src already upsampled along x, (512, W, C) float32. Along
-        y, one small matrix product per band of rows, over only the source
-        rows the band reads (2 + rows * 512 / H instead of all the cell's).
+        ``xrows``: src already upsampled along x, (512, W, C) float32.
         """
         lo, weights = self.rows[j]
-        first_tap, last_tap = self.taps[j]
-        first, count = y0 - int(self.ys[j]), y1 - y0
         src = xrows[lo:lo + weights.shape[1], cols]
-        src = src.reshape(src.shape[0], -1)
+        return self.upsample_rows(src.reshape(src.shape[0], -1), j, y0 - int(self.ys[j]), y1 - y0, out)
+
+    def upsample_rows(self, src: np.ndarray, j: int, first: int, count: int,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Rows first .. first + count - 1 (from the top edge of grid row j)
+        of the y upsampling of ``src``, the (taps, n) source rows grid row j
+        reads: one small matrix product per band of rows, over only the
+        source rows the band reads (2 + rows * 512 / H instead of all the cell's)."""
+        weights = self.rows[j][1]
+        first_tap, last_tap = self.taps[j]
         if out is None:
             out = np.empty((count, src.shape[1]), np.float32)
         width = src.shape[1]
@@ -159,6 +178,20 @@ class CraPlan:
                 d = min(c + BLOCK_VALUES, width)
                 np.matmul(w, src[t0:t1, c:d], out=out[a:b, c:d])
         return out
+
+    def _clean_patches(self) -> np.ndarray:
+        """(32, 32) bool: the patch (ph x pw from the cell's corner) stays in
+        the frame and no cell it overlaps holds a hole pixel (conservative)."""
+        height, width = self.shape
+        dirty = self.has_hole.copy()
+        # a patch reaches one row / column into the next cell where cells differ in size
+        down = self.ys[:-1] + self.ph > self.ys[1:]
+        right = self.xs[:-1] + self.pw > self.xs[1:]
+        dirty[:-1] |= down[:-1, None] & self.has_hole[1:]
+        dirty[:, :-1] |= right[None, :-1] & self.has_hole[:, 1:]
+        dirty[:-1, :-1] |= down[:-1, None] & right[None, :-1] & self.has_hole[1:, 1:]
+        inside = (self.ys[:-1] + self.ph <= height)[:, None] & (self.xs[:-1] + self.pw <= width)[None, :]
+        return inside & ~dirty
 
     def _candidates(self) -> np.ndarray:
         """(32, 32) bool: cells with a hole pixel or whose bilinear taps read
@@ -175,24 +208,29 @@ class CraPlan:
         return cand & (heights > 0)[:, None] & (widths > 0)[None, :]
 
     def _find_active(self, hole: np.ndarray) -> None:
-        """Exact soft mask over candidate cells; keep those with pixels above
-        the floor, cropped to the bounding box of those pixels."""
+        """Exact soft mask over runs of candidate cells of each grid row;
+        keep the cells with pixels above the floor, cropped to the bounding
+        box of those pixels (soft = 0 at and below the floor)."""
         cand = self._candidates()
         xblend = cv2.resize(self.blend, (self.shape[1], MODEL_SIZE), interpolation=cv2.INTER_LINEAR)[:, :, None]
-        for j, i in zip(*np.nonzero(cand)):
-            y0, y1, x0, x1 = self.ys[j], self.ys[j + 1], self.xs[i], self.xs[i + 1]
-            soft = self.upsample(xblend, j, y0, y1, slice(x0, x1))
-            np.minimum(soft, 1.0, out=soft)
-            soft[hole[y0:y1, x0:x1] != 0] = 1.0
-            sel = soft > self.soft_floor
-            if not sel.any():
-                continue
-            soft[~sel] = 0.0
-            r = np.flatnonzero(sel.any(1))
-            c = np.flatnonzero(sel.any(0))
-            box = (y0 + int(r[0]), y0 + int(r[-1]) + 1, x0 + int(c[0]), x0 + int(c[-1]) + 1)
-            crop = soft[r[0]:r[-1] + 1, c[0]:c[-1] + 1].copy()
-            self.cells.append((int(j * GRID + i), box, crop, bool((crop == 1.0).all())))
+        for j in np.flatnonzero(cand.any(axis=1)):
+            y0, y1 = int(self.ys[j]), int(self.ys[j + 1])
+            for a, b in _runs(cand[j]):
+                xa, xb = int(self.xs[a]), int(self.xs[b + 1])
+                soft = self.upsample(xblend, j, y0, y1, slice(xa, xb))
+                np.minimum(soft, 1.0, out=soft)
+                np.copyto(soft, 1.0, where=hole[y0:y1, xa:xb] != 0)
+                cv2.threshold(soft, self.soft_floor, 0.0, cv2.THRESH_TOZERO, dst=soft)
+                columns = soft.max(axis=0) > 0
+                for i in range(a, b + 1):
+                    x0, x1 = int(self.xs[i]) - xa, int(self.xs[i + 1]) - xa
+                    c = np.flatnonzero(columns[x0:x1])
+                    if c.size == 0:
+                        continue
+                    r = np.flatnonzero(soft[:, x0 + c[0]:x0 + c[-1] + 1].max(axis=1) > 0)
+                    crop = soft[r[0]:r[-1] + 1, x0 + c[0]:x0 + c[-1] + 1].copy()
+                    box = (y0 + int(r[0]), y0 + int(r[-1]) + 1, xa + x0 + int(c[0]), xa + x0 + int(c[-1]) + 1)
+                    self.cells.append((int(j * GRID + i), box, crop, bool(crop.min() == 1.0)))
 
     def chunks(self, max_cells: int) -> List[Tuple[int, int]]:
         """(first, stop) ranges of at most max_cells of ``self.cells``."""
@@ -205,13 +243,16 @@ def prune_rows(weights: np.ndarray, prune_mass: float) -> np.ndarray:
 
     Each row then loses at most ``prune_mass`` of attention, so the
     aggregated residual (|R| <= 255) errs by at most 255 * prune_mass.
+    A row keeps its weights >= the first sorted weight at which the
+    running sum passes ``prune_mass`` (ties with it are kept: the bound
+    holds). The kept weights are positive whenever prune_mass >= 0.
     """
-    order = np.argsort(weights, axis=1, kind="stable")
-    ranked = np.take_along_axis(weights, order, axis=1)
-    dropped = np.cumsum(ranked.astype(np.float64), axis=1) <= prune_mass
-    pruned = np.array(weights, dtype=np.float32, copy=True)
-    np.put_along_axis(pruned, order, np.where(dropped, 0.0, ranked).astype(np.float32), axis=1)
-    return pruned
+    ranked = np.sort(weights, axis=1)
+    passed = np.cumsum(ranked, axis=1, dtype=np.float64) > prune_mass
+    first = np.where(passed.any(axis=1), passed.argmax(axis=1), ranked.shape[1] - 1)
+    threshold = np.take_along_axis(ranked, first[:, None], axis=1)
+    keep = (weights >= threshold) & passed.any(axis=1)[:, None]
+    return np.where(keep, weights, 0.0).astype(np.float32)
 
 
 class Residual:
@@ -296,20 +337,113 @@ def _as_plane(arr: np.ndarray, channels: int, name: str) -> np.ndarray:
     return a
 
 
-def _dense_product(weights: np.ndarray, residual: Residual) -> Optional[np.ndarray]:
-    """weights (n, k) @ residual patches (k, ph, pw * 3) when the rows share
-    their columns enough for one matrix product to beat per-term
-    accumulation (each used column read once instead of once per row);
-    else None."""
+def _is_dense(weights: np.ndarray) -> bool:
+    """True when the rows share their columns enough for one matrix product
+    per chunk to beat per-term accumulation (flat attention: each used
+    column read once instead of once per row)."""
+    used = np.count_nonzero(weights.any(axis=0))
+    return np.count_nonzero(weights) >= DENSE_FRACTION * weights.shape[0] * used
+
+
+def _dense_product(weights: np.ndarray, residual: Residual) -> np.ndarray:
+    """weights (n, k) @ residual patches: (n, ph, pw * 3), over the used columns."""
     used = np.flatnonzero(weights.any(axis=0))
-    if np.count_nonzero(weights) < DENSE_FRACTION * weights.shape[0] * used.size:
-        return None
     matrix = residual.matrix()
     if 2 * used.size >= weights.shape[1]:
         agg = np.dot(weights, matrix)
     else:
         agg = np.dot(weights[:, used], np.take(matrix, used, axis=0))
     return agg.reshape(weights.shape[0], residual.plan.ph, residual.plan.pw * 3)
+
+
+class _Terms:
+    """The attention terms A @ R of the active cells, in one of three forms.
+
+    - ``whole``: the product of all cells at once (the matmul hook);
+    - dense rows: the residual of every used cell, one product per chunk;
+    - peaked rows (a trained network's): per term. A clean patch (no hole,
+      inside the frame) adds ``w * (I - up(small))``: its pixels are
+      accumulated as uint8 (a weighted mean, rescaled once) and its
+      up(small) part is summed at 512 rows with the cell's own
+      up(inpainted) and upsampled once with it, so no full-resolution
+      residual is made for it. Only the other patches get one (``residual``).
+    """
+
+    def __init__(self, image: np.ndarray, hole: np.ndarray, plan: CraPlan, weights: np.ndarray,
+                 keep: np.ndarray, xsmall: np.ndarray, pool: "_Pool",
+                 matmul: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]]):
+        self.weights = weights
+        self.keep = keep
+        self.xsmall = xsmall
+        self.whole = None  # type: Optional[np.ndarray]
+        self.dense = matmul is not None or _is_dense(weights)
+        if self.dense:
+            self.residual = Residual(image, hole, xsmall, plan, keep, pool)
+            if matmul is not None:
+                self.whole = matmul(weights, self.residual.matrix())
+            return
+        slow = ~plan.clean[keep]
+        #: column -> its patch in ``residual`` (-1: clean, no residual made)
+        self.slow_index = np.full(keep.size, -1, np.intp)
+        self.slow_index[slow] = np.arange(np.count_nonzero(slow))
+        self.residual = Residual(image, hole, xsmall, plan, keep[slow], pool) if slow.any() else None
+        #: per column: (patch in ``residual`` or -1, form, first 512 row, 512 rows, top, left)
+        self.columns = [(int(self.slow_index[k]), plan.form[j], plan.rows[j][0], plan.rows[j][1].shape[1],
+                         int(plan.ys[j]), int(plan.xs[i]))
+                        for k, (j, i) in enumerate(zip(*np.divmod(keep, GRID)))]
+
+    def chunk_product(self, first: int, stop: int, plan: CraPlan) -> Optional[np.ndarray]:
+        """(stop - first, ph, pw * 3) terms of cells first .. stop - 1 when
+        they come as a product, else None (per-term)."""
+        if self.whole is not None:
+            return self.whole[first:stop].reshape(stop - first, plan.ph, plan.pw * 3)
+        if self.dense:
+            return _dense_product(self.weights[first:stop], self.residual)
+        return None
+
+    def cell_result(self, image: np.ndarray, plan: CraPlan, xinp: np.ndarray, c: int, j: int, i: int,
+                    box: Tuple[int, int, int, int]) -> np.ndarray:
+        """up(inpainted) + the per-term residuals of active cell c (grid row
+        j, column i) over its box: float32 (rows, columns * 3)."""
+        y0, y1, x0, x1 = box
+        first, count, ncols = y0 - int(plan.ys[j]), y1 - y0, x1 - x0
+        cx = int(plan.xs[i])
+        lo, taps = plan.rows[j][0], plan.rows[j][1].shape[1]
+        low = xinp[lo:lo + taps, x0:x1].reshape(taps, -1).copy()
+        own = plan.form[j]
+        other = {}  # type: Dict[int, np.ndarray]  # form -> -sum w * small rows of that form
+        slow = []  # type: List[Tuple[int, float]]
+        mean, total = None, 0.0
+        row = self.weights[c]
+        used = np.flatnonzero(row)
+        for k, w in zip(used.tolist(), row[used].tolist()):  # w > 0: see prune_rows
+            patch, form, lo_k, taps_k, top, left = self.columns[k]
+            if patch >= 0:
+                slow.append((patch, w))
+                continue
+            xk = left + x0 - cx
+            src = self.xsmall[lo_k:lo_k + taps_k, xk:xk + ncols].reshape(taps_k, -1)
+            if form == own:
+                cv2.scaleAdd(src, -w, low, dst=low)
+            elif form in other:
+                cv2.scaleAdd(src, -w, other[form], dst=other[form])
+            else:
+                other[form] = src * np.float32(-w)
+            pixels = image[top + first:top + first + count, xk:xk + ncols]
+            total += w
+            if mean is None:
+                mean = pixels.astype(np.float32)
+            else:  # mean = (1 - w / total) * mean + (w / total) * pixels
+                cv2.accumulateWeighted(pixels, mean, w / total)
+        result = plan.upsample_rows(low, j, first, count)
+        for form, block in other.items():
+            result += plan.upsample_rows(block, form, first, count)
+        if mean is not None:
+            cv2.scaleAdd(mean.reshape(count, -1), total, result, dst=result)
+        crop = (slice(first, first + count), slice(3 * (x0 - cx), 3 * (x1 - cx)))
+        for k, w in slow:
+            cv2.scaleAdd(self.residual.patch(k)[crop], w, result, dst=result)
+        return result
 
 
 class _OpenCVSingleThreaded:
@@ -359,38 +493,31 @@ def default_threads() -> int:
 
 
 def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, xinp: np.ndarray,
-                   weights: Optional[np.ndarray], residual: Optional[Residual], agg_all: Optional[np.ndarray],
-                   first: int, stop: int) -> Tuple[float, float]:
+                   terms: Optional[_Terms], first: int, stop: int) -> Tuple[float, float]:
     """Result, blend and write of cells first .. stop - 1; (seconds, blend seconds)."""
     t_start = time.perf_counter()
     t_blend = 0.0
-    agg = None
-    if agg_all is not None:
-        agg = agg_all[first:stop].reshape(stop - first, plan.ph, plan.pw * 3)
-    elif weights is not None:
-        agg = _dense_product(weights[first:stop], residual)
+    agg = None if terms is None else terms.chunk_product(first, stop, plan)
     for c in range(first, stop):
         cell, (y0, y1, x0, x1), soft, interior = plan.cells[c]
         j, i = divmod(cell, GRID)
-        cy, cx = plan.ys[j], plan.xs[i]
-        crop = (slice(y0 - cy, y1 - cy), slice(3 * (x0 - cx), 3 * (x1 - cx)))
-        terms = []  # type: List[Tuple[np.ndarray, float]]
-        if agg is not None:
-            terms = [(agg[c - first], 1.0)]
-        elif weights is not None:
-            row = weights[c]
-            terms = [(residual.patch(k), float(row[k])) for k in np.flatnonzero(row)]
-        result = plan.upsample(xinp, j, y0, y1, slice(x0, x1))
-        for patch, weight in terms:
-            cv2.scaleAdd(patch[crop], weight, result, dst=result)
+        if terms is not None and agg is None:
+            result = terms.cell_result(image, plan, xinp, c, j, i, (y0, y1, x0, x1))
+        else:
+            result = plan.upsample(xinp, j, y0, y1, slice(x0, x1))
+            if agg is not None:
+                cy, cx = plan.ys[j], plan.xs[i]
+                crop = (slice(y0 - cy, y1 - cy), slice(3 * (x0 - cx), 3 * (x1 - cx)))
+                result += agg[c - first][crop]
         np.maximum(result, 0.0, out=result)  # the top is clipped by the saturating conversion
         t0 = time.perf_counter()
-        original = image[y0:y1, x0:x1]
-        rounded = cv2.convertScaleAbs(result).reshape(original.shape)  # rint, saturated to 0..255
-        if interior:
-            out[y0:y1, x0:x1] = rounded
+        target = out[y0:y1, x0:x1]  # a view: OpenCV writes into it
+        if interior:  # rint, saturated to 0..255
+            cv2.convertScaleAbs(result, dst=target.reshape(result.shape))
         else:  # rint(soft * rounded + (1 - soft) * I): exactly I where soft = 0
-            out[y0:y1, x0:x1] = cv2.blendLinear(rounded, original, soft, 1.0 - soft)
+            original = image[y0:y1, x0:x1]
+            rounded = cv2.convertScaleAbs(result).reshape(original.shape)
+            cv2.blendLinear(rounded, original, soft, 1.0 - soft, dst=target)
         t_blend += time.perf_counter() - t0
     return time.perf_counter() - t_start, t_blend
 
@@ -411,8 +538,9 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     Optional: ``small`` the uint8 512 image the network saw (recomputed with
     INTER_AREA otherwise), ``plan`` a CraPlan to reuse (rebuilt if it does not
     match), ``out`` an array holding a copy of ``image`` to write into (only
-    pixels under the soft mask are written), ``matmul(a, b)`` to run the
-    whole aggregation product at once elsewhere (e.g. on the AI core),
+    pixels under the soft mask are written; a window of a larger frame is
+    fine), ``matmul(a, b)`` to run the whole aggregation product at once
+    elsewhere (e.g. on the AI core),
     ``threads`` worker threads over chunks of cells (0: ``default_threads()``),
     ``timings`` a dict that gets seconds added under "cra" and "blend".
     """
@@ -421,6 +549,9 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
         raise ValueError("image must be uint8 (H, W, 3), got {} {}".format(image.dtype, image.shape))
     if hole.shape != image.shape[:2]:
         raise ValueError("hole {} does not match the image {}".format(hole.shape, image.shape[:2]))
+    if out is not None and (out.shape != image.shape or out.dtype != np.uint8 or out.strides[1:] != (3, 1)):
+        raise ValueError("out must be a uint8 array (or a window of one) of the image's shape {} with "
+                         "contiguous pixels, got {} {}".format(image.shape, out.dtype, out.shape))
     blend = _as_plane(blend, 1, "blend")
     x2 = np.clip(_as_plane(inpainted, 3, "inpainted"), 0.0, 255.0)
     threads = threads or default_threads()
@@ -430,7 +561,7 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
         if out is None:
             out = image.copy()
         width = image.shape[1]
-        weights = residual = agg_all = xinp = None
+        terms = xinp = None
         if plan.cells:
             xinp = cv2.resize(x2, (width, MODEL_SIZE), interpolation=cv2.INTER_LINEAR)
             if attention is not None:
@@ -440,16 +571,10 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
                     small_u8 = small_image(image) if small is None else small
                     xsmall = cv2.resize(small_u8.astype(np.float32), (width, MODEL_SIZE),
                                         interpolation=cv2.INTER_LINEAR)
-                    residual = Residual(image, hole, xsmall, plan, keep, pool)
-                    del xsmall
-                    weights = weights[:, keep]
-                    if matmul is not None:
-                        agg_all = matmul(weights, residual.matrix())
-                else:
-                    weights = None
+                    terms = _Terms(image, hole, plan, weights[:, keep], keep, xsmall, pool, matmul)
         t_cells = time.perf_counter()
         chunks = plan.chunks(min(chunk_cells, max(1, -(-len(plan.cells) // (2 * threads)))))
-        spent = pool.map(lambda r: _compose_chunk(image, out, plan, xinp, weights, residual, agg_all, *r), chunks)
+        spent = pool.map(lambda r: _compose_chunk(image, out, plan, xinp, terms, *r), chunks)
     if timings is not None:
         # per-chunk blend share of the (possibly parallel) chunk phase
         total, t_cells = time.perf_counter() - t_start, time.perf_counter() - t_cells

@@ -84,6 +84,39 @@ def test_product_paths_agree(monkeypatch, dense_fraction):
     assert np.abs(out.astype(int) - expected).max() <= 1
 
 
+@pytest.mark.parametrize("height,width", [(200, 300), (545, 97), (270, 480), (64, 1000)])
+def test_per_term_path_with_attention_on_hole_and_edge_patches(monkeypatch, height, width):
+    """Peaked rows that also weigh patches holding hole pixels or clamped at
+    the frame's edge (their own residual) next to clean ones (summed at 512
+    rows, by y-weight form: several forms when the height is not a multiple
+    of 32)."""
+    monkeypatch.setattr(cra, "DENSE_FRACTION", 2.0)
+    image, hole, inpainted, _, blend = make_case(height, width, seed=11)
+    logits = np.random.default_rng(2).normal(0, 4, (1024, 1024))
+    attention = np.exp(logits - logits.max(1, keepdims=True))
+    attention = (attention / attention.sum(1, keepdims=True)).astype(np.float32)
+    plan = CraPlan(hole, blend)
+    weights = prune_rows(attention[plan.cell_ids], 1e-3)
+    used = np.flatnonzero(weights.any(axis=0))
+    assert (~plan.clean[used]).any() and plan.clean[used].any()
+    expected, _ = dense_reference(image, hole, inpainted, attention, blend)
+    out = compose(image, hole, inpainted, attention, blend, prune_mass=1e-3)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+
+
+def test_clean_patches_hold_no_hole_pixel_and_stay_in_the_frame():
+    image, hole, _, _, blend = make_case(545, 97, seed=3)
+    plan = CraPlan(hole, blend)
+    height, width = hole.shape
+    for cell in np.flatnonzero(plan.clean):
+        j, i = divmod(cell, 32)
+        y, x = plan.ys[j], plan.xs[i]
+        assert y + plan.ph <= height and x + plan.pw <= width
+        assert not hole[y:y + plan.ph, x:x + plan.pw].any()
+    assert plan.clean.mean() > 0.5
+    assert len(set(plan.form)) > 1  # 545 rows: cells of 17 and 18 rows
+
+
 def test_outside_the_soft_mask_is_bit_identical():
     image, hole, inpainted, attention, blend = make_case(480, 640, seed=3)
     out = compose(image, hole, inpainted, attention, blend)
@@ -174,3 +207,5 @@ def test_bad_shapes_are_rejected():
         compose(image, hole, inpainted[:256], attention, blend)
     with pytest.raises(ValueError):
         compose(image, hole, inpainted, attention[:10], blend)
+    with pytest.raises(ValueError, match="out must be"):
+        compose(image, hole, inpainted, attention, blend, out=np.zeros((60, 60, 3), np.uint8)[:, ::2])
