@@ -85,13 +85,16 @@ MASK_MAKERS: Dict[str, Callable[..., np.ndarray]] = {"strokes": _square_strokes,
 
 
 def run_methods(inpainters: Dict[str, Inpainter], image: np.ndarray, hole: np.ndarray) -> Dict[str, np.ndarray]:
-    """Every method's result for one photo and hole."""
+    """Every method's result for one photo and hole (the network runs once:
+    the two app variants differ only after inference)."""
     hole8 = hole.astype(np.uint8) * 255
+    prepared = inpainters["cra"].prepare(hole)
+    inferred = inpainters["cra"].infer(image, prepared)
     return {
         "telea": cv2.inpaint(image, hole8, 3, cv2.INPAINT_TELEA),
         "navier_stokes": cv2.inpaint(image, hole8, 3, cv2.INPAINT_NS),
-        "no_cra": inpainters["no_cra"](image, hole8),
-        "cra": inpainters["cra"](image, hole8),
+        "no_cra": inpainters["no_cra"].finish(image, prepared, inferred),
+        "cra": inpainters["cra"].finish(image, prepared, inferred),
     }
 
 
@@ -190,10 +193,8 @@ def main(argv: List[str] = None) -> int:
         parser.error(f"{args.data}: no photos")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    inpainters = {
-        "no_cra": Inpainter(args.model, backend="onnxruntime", cra=False),
-        "cra": Inpainter(args.model, backend="onnxruntime", cra=True),
-    }
+    with_cra = Inpainter(args.model, backend="onnxruntime", cra=True)
+    inpainters = {"cra": with_cra, "no_cra": Inpainter(backend=with_cra.backend, cra=False)}
     rng = np.random.default_rng(args.seed)
     cases, grid = [], None
     for photo in photos:
