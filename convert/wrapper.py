@@ -93,7 +93,7 @@ def load_wrapper(checkpoint: Optional[str], seed: int = 0) -> Tuple[DeployWrappe
         provenance = Provenance("random-init", 0, f"random-init (seed {seed})")
     else:
         generator, meta = load_generator(checkpoint)
-        provenance = Provenance(meta["sha256"], meta["step"], f"checkpoint {meta['path']}")
+        provenance = Provenance(meta["sha256"], meta["total_steps"], f"checkpoint {meta['path']}")
     return DeployWrapper(generator).eval(), provenance
 
 

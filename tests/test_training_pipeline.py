@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from training.__main__ import main
-from training.checkpoint import load_checkpoint
+from training.checkpoint import load_checkpoint, load_generator, total_steps
 from training.config import DataConfig, LossConfig, MaskConfig, OptimConfig, TrainConfig, load_config
 from training.data import BatchSource
 from training.evaluate import METRICS
@@ -172,6 +172,15 @@ def test_init_starts_a_new_run_from_checkpoint_weights(trained_run, images, tmp_
     for key in ("generator", "discriminator"):
         assert all(torch.equal(old[key][k], new[key][k]) for k in old[key])
     assert not new["optim_g"]["state"]  # fresh optimiser
+
+
+def test_total_steps_add_up_over_a_chain_of_init_runs(trained_run, images, tmp_path):
+    second, third = tmp_path / "second", tmp_path / "third"
+    train(tiny_config(images, 1), str(second), init=str(trained_run / "last.pt"), progress=False)
+    train(tiny_config(images, 1), str(third), init=str(second / "last.pt"), progress=False)
+    assert total_steps(load_checkpoint(second / "last.pt")) == 1 + 2
+    _, meta = load_generator(third / "last.pt")
+    assert meta["step"] == 1 and meta["total_steps"] == 1 + 1 + 2
 
 
 def test_config_file_and_flags_override_defaults(images, tmp_path):

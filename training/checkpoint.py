@@ -65,14 +65,24 @@ def file_sha256(path: PathLike) -> str:
     return h.hexdigest()
 
 
+def total_steps(state: Dict[str, Any]) -> int:
+    """Generator steps behind a checkpoint's weights: its own run's steps plus
+    those of the checkpoint it was started from with ``--init`` (recorded as
+    ``init_from``), so a chain of runs keeps its full count."""
+    origin = state.get("init_from") or {}
+    return int(state.get("step", 0)) + int(origin.get("total_steps", origin.get("step", 0)))
+
+
 def load_generator(path: PathLike) -> Tuple[HiFillGenerator, Dict[str, Any]]:
     """Build the generator stored in ``path``, in eval mode on the CPU.
 
-    Returns ``(generator, meta)`` with meta keys ``step``, ``sha256``, ``path``.
+    Returns ``(generator, meta)`` with meta keys ``step`` (this run's),
+    ``total_steps`` (see :func:`total_steps`), ``sha256``, ``path``.
     """
     state = load_checkpoint(path)
     generator = build_generator(model_config_from(state))
     generator.load_state_dict(state["generator"])
     generator.eval()
-    meta = {"step": int(state.get("step", 0)), "sha256": file_sha256(path), "path": str(path)}
+    meta = {"step": int(state.get("step", 0)), "total_steps": total_steps(state), "sha256": file_sha256(path),
+            "path": str(path)}
     return generator, meta

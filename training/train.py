@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, model_config_from, save_checkpoint
+from .checkpoint import load_checkpoint, model_config_from, save_checkpoint, total_steps
 from .config import TrainConfig, config_to_yaml
 from .data import BatchSource, step_rng
 from .discriminator import Discriminator
@@ -273,7 +273,8 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
         extra = {k: state[k] for k in ("init_from",) if k in state}
     elif init_state is not None:
         trainer.load_weights(init_state)
-        extra = {"init_from": {"path": str(init), "step": int(init_state.get("step", 0))}}
+        extra = {"init_from": {"path": str(init), "step": int(init_state.get("step", 0)),
+                               "total_steps": total_steps(init_state)}}
     (out / "config.yaml").write_text(config_to_yaml(cfg))
 
     saved = trainer.step
