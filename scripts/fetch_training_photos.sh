@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# Usage: scripts/fetch_training_photos.sh DIR
+# Usage: scripts/fetch_training_photos.sh TRAIN_DIR [VAL_DIR]
 #
-# Fill DIR (outside the repository) with the smoke-training photo pool:
-# the raster wallpapers of the Debian packages lomiri-wallpapers-16.04 and
-# gnome-backgrounds (downloaded with apt-get, unpacked with dpkg -x; SVGs are
-# skipped) and the colour photos bundled with scikit-image. The packages
-# reserved for evaluation are never fetched here.
+# Fill TRAIN_DIR (outside the repository) with the smoke-training photo pool
+# of the bundled model (MODEL_CARD.md): the photos of the Debian package
+# lomiri-wallpapers-16.04 and the textures of gnome-backgrounds (downloaded
+# with apt-get, unpacked with dpkg -x; SVGs and the 256 px vnc-* tiles are
+# skipped) and nine colour images bundled with scikit-image. The four
+# validation photos of the model card are never put in TRAIN_DIR; with
+# VAL_DIR they go there. The packages reserved for evaluation are never
+# fetched here.
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 DIR" >&2
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+  echo "usage: $0 TRAIN_DIR [VAL_DIR]" >&2
   exit 2
 fi
 top="$(cd "$(dirname "$0")/.." && pwd -P)"
 dest="$(realpath -m "$1")"
-case "$dest/" in
-  "$top"/*) echo "error: $dest is inside the repository $top; choose a folder outside it" >&2; exit 2 ;;
-esac
+val="${2:+$(realpath -m "$2")}"
+for dir in "$dest" ${val:+"$val"}; do
+  case "$dir/" in
+    "$top"/*) echo "error: $dir is inside the repository $top; choose a folder outside it" >&2; exit 2 ;;
+  esac
+done
+# The validation split of MODEL_CARD.md (also the bundled sample's photo).
+VALIDATION="Bridge_by_Sander_Klootwijk.jpg aitzgorri_by_Aitzol_Berasategi.jpg life_by_Aitzol_Berasategi.jpg Picture_0B_by_freespace.jpg"
 python="$top/.venv/bin/python"
 [ -x "$python" ] || { echo "error: $python not found (run scripts/setup.sh)" >&2; exit 2; }
 
-mkdir -p "$dest"
+mkdir -p "$dest" ${val:+"$val"}
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"  # apt's sandbox user must be able to write the .debs here
@@ -30,30 +38,40 @@ for deb in "$tmp"/*.deb; do
   dpkg -x "$deb" "$tmp/root"
 done
 
-# Flatten into DEST; names are prefixed with their parent folder to stay unique.
+# Flatten into TRAIN_DIR (gnome textures prefixed gnome_); validation photos to VAL_DIR or nowhere.
 debs=0
+held=0
 while IFS= read -r -d '' f; do
-  cp "$f" "$dest/$(basename "$(dirname "$f")")_$(basename "$f")"
+  name="$(basename "$f")"
+  case "$name" in vnc-*) continue ;; esac
+  if [[ " $VALIDATION " == *" $name "* ]]; then
+    [ -n "$val" ] && cp "$f" "$val/$name"
+    held=$((held + 1))
+    continue
+  fi
+  case "$(basename "$(dirname "$f")")" in gnome) name="gnome_$name" ;; esac
+  cp "$f" "$dest/$name"
   debs=$((debs + 1))
 done < <(find "$tmp/root" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \) -print0)
 
-# Colour photographs bundled with scikit-image (not its charts, logos or grey images).
+# Colour images bundled with scikit-image (skimage.data loaders), as PNG.
 photos=$("$python" - "$dest" <<'PY'
-import shutil
 import sys
-from pathlib import Path
 
+import cv2
 import skimage.data
 
-PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
-          "motorcycle_left.png", "motorcycle_right.png", "retina.jpg", "rocket.jpg")
-src = Path(skimage.data.__file__).parent
-copied = 0
-for name in PHOTOS:
-    if (src / name).is_file():
-        shutil.copy(src / name, Path(sys.argv[1]) / f"skimage_{name}")
-        copied += 1
-print(copied)
+NAMES = ("astronaut", "cat", "chelsea", "coffee", "colorwheel", "hubble_deep_field",
+         "immunohistochemistry", "retina", "rocket")
+for name in NAMES:
+    rgb = getattr(skimage.data, name)()[..., :3]
+    cv2.imwrite(f"{sys.argv[1]}/skimage_{name}.png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+print(len(NAMES))
 PY
 )
-echo "wrote $((debs + photos)) images to $dest ($debs wallpapers, $photos scikit-image photos)"
+echo "wrote $((debs + photos)) images to $dest ($debs wallpapers, $photos scikit-image images)"
+if [ -n "$val" ]; then
+  echo "wrote the $held validation photos to $val"
+else
+  echo "held out the $held validation photos (pass VAL_DIR to keep them)"
+fi
