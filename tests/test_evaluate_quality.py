@@ -1,4 +1,4 @@
-"""scripts/evaluate_quality.py on one small generated photo with the bundled model."""
+"""scripts/evaluate_quality.py and scripts/make_before_after.py with the bundled model."""
 import json
 import subprocess
 import sys
@@ -36,3 +36,27 @@ def test_table_json_and_grid_for_every_method_and_hole_kind(tmp_path):
     assert all(f"| all | {m} |" in table for m in METHODS)
     grid = cv2.imread(str(out / "quality_grid.jpg"))
     assert grid is not None and grid.shape[1] == 3 * 480
+
+
+def test_before_after_picture_of_a_generated_pair(tmp_path):
+    rng = np.random.default_rng(1)
+    image = cv2.resize(rng.integers(0, 256, (5, 7, 3), dtype=np.uint8), (700, 500), interpolation=cv2.INTER_CUBIC)
+    mask = np.zeros((500, 700), np.uint8)
+    cv2.line(mask, (0, 100), (699, 400), 255, 25)
+    cv2.imwrite(str(tmp_path / "photo.png"), image)
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    out = tmp_path / "figure" / "before_after.jpg"
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "make_before_after.py"), "--image",
+                           str(tmp_path / "photo.png"), "--mask", str(tmp_path / "mask.png"), "--width", "350",
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    picture = cv2.imread(str(out))
+    assert picture.shape == (250, 700, 3)
+    # left half: the hole tinted red; right half: no red band left (as red as the photo there)
+    left, right = picture[:, :350].astype(int), picture[:, 350:].astype(int)
+    truth = cv2.resize(image, (350, 250), interpolation=cv2.INTER_AREA).astype(int)
+    small_hole = cv2.resize(mask, (350, 250), interpolation=cv2.INTER_AREA) > 200
+    redness = {name: (a[..., 2] - a[..., 0])[small_hole].mean() for name, a in
+               (("left", left), ("right", right), ("truth", truth))}
+    assert redness["left"] > redness["truth"] + 60
+    assert abs(redness["right"] - redness["truth"]) < 25
