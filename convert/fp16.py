@@ -68,4 +68,7 @@ def to_float16(model: onnx.ModelProto) -> onnx.ModelProto:
     del graph.node[:]
     graph.node.extend(nodes)
     del graph.value_info[:]  # stale float32 annotations; onnxruntime re-infers
+    precision = [p for p in out.metadata_props if p.key == "precision"]
+    if precision:
+        precision[0].value = "fp16"
     return out

@@ -74,14 +74,16 @@ class Provenance:
     source: str
 
     def metadata(self) -> Dict[str, str]:
-        """The ``edge_app.interface.METADATA_KEYS`` entries, as strings."""
+        """The ``edge_app.interface.METADATA_KEYS`` entries, as strings, plus
+        "precision" (fp32; the float16 twin says fp16), which
+        ``edge_app bench`` records and older exports lack."""
         values = {
             "interface_version": interface.INTERFACE_VERSION,
             "checkpoint_sha256": self.checkpoint_sha256,
             "training_steps": str(self.training_steps),
             "source": self.source,
         }
-        return {k: values[k] for k in interface.METADATA_KEYS}
+        return dict({k: values[k] for k in interface.METADATA_KEYS}, precision="fp32")
 
 
 def load_wrapper(checkpoint: Optional[str], seed: int = 0) -> Tuple[DeployWrapper, Provenance]:

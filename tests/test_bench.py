@@ -199,3 +199,14 @@ def test_committed_reports_are_valid():
     reports = sorted((REPO / "benchmarks").glob("*.json"))
     for path in reports:
         assert bench.validate_report(json.loads(path.read_text())) == [], path
+
+
+def test_precision_comes_from_the_cli_then_the_model_metadata_then_the_backend():
+    class Fake:
+        def __init__(self, name, metadata):
+            self.name, self.metadata = name, metadata
+
+    assert bench.model_precision(Fake("onnxruntime", {"precision": "fp16"}), None) == ("fp16", "metadata")
+    assert bench.model_precision(Fake("onnxruntime", {"precision": "fp16"}), "fp32") == ("fp32", "cli")
+    assert bench.model_precision(Fake("acl", {}), None) == ("fp16", "default")
+    assert bench.model_precision(Fake("onnxruntime", {"precision": "int4"}), None) == ("fp32", "default")

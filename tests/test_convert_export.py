@@ -59,6 +59,7 @@ def test_metadata_provenance(exported):
     assert meta["checkpoint_sha256"] == "random-init"
     assert meta["training_steps"] == "0"
     assert f"seed {exported.seed}" in meta["source"]
+    assert meta["precision"] == "fp32"
 
 
 def test_runs_with_interface_shapes(outputs):
@@ -110,7 +111,7 @@ def test_provenance_from_checkpoint(tmp_path, exported):
     wrapper, provenance = load_wrapper(str(path))
     meta = provenance.metadata()
     assert meta["checkpoint_sha256"] == file_sha256(path) and meta["training_steps"] == "1234"
-    assert str(path) in meta["source"] and list(meta) == list(interface.METADATA_KEYS)
+    assert str(path) in meta["source"] and list(meta) == list(interface.METADATA_KEYS) + ["precision"]
     for a, b in zip(wrapper.parameters(), exported.wrapper.parameters()):
         assert torch.equal(a, b)
 

@@ -88,7 +88,10 @@ def test_fp16_converter_keeps_resize_scales_fp32():
     inits = [const("roi", np.zeros(0, np.float32)), const("scales", np.array([1, 1, 2, 2], np.float32)),
              const("k", np.array(0.1, np.float32))]
     model = make_model(nodes, [tensor("x", [1, 1, 2, 2])], [tensor("y", [1, 1, 4, 4])], inits)
+    helper.set_model_props(model, {"precision": "fp32", "source": "test"})
     half = to_float16(model)
+    assert {p.key: p.value for p in half.metadata_props} == {"precision": "fp16", "source": "test"}
+    assert {p.key: p.value for p in model.metadata_props}["precision"] == "fp32"
     types = {i.name: i.data_type for i in half.graph.initializer}
     assert types == {"roi": TensorProto.FLOAT, "scales": TensorProto.FLOAT, "k": TensorProto.FLOAT16}
     assert [n.op_type for n in half.graph.node] == ["Cast", "Resize", "Mul", "Cast"]
