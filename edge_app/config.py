@@ -57,7 +57,8 @@ class AppConfig:
     #: Active cells aggregated per matrix product (bounds the memory at 8K:
     #: 128 cells of 135 x 240 x 3 floats = 50 MB).
     cra_chunk_cells: int = 128
-    #: Worker threads of the CRA step (0: the CPU count, at most 4).
+    #: Worker threads of the CRA step (0: the CPU count, at most 4, for
+    #: frames of 8K class; one below, see edge_app.cra.default_threads).
     cra_threads: int = 0
 
     # --- output ------------------------------------------------------------

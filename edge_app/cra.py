@@ -63,6 +63,8 @@ BLOCK_VALUES = 2048
 #: attention: a matrix product costs about a tenth of a per-term
 #: accumulation per pair); otherwise term by term, inside the soft boxes.
 DENSE_FRACTION = 0.15
+#: Cells (frame / 32 x 32) smaller than this run in one thread (see default_threads).
+PARALLEL_CELL_PIXELS = 16384
 
 
 def _row_weights(n_native: int, first: int, count: int, n_src: int = MODEL_SIZE) -> Tuple[int, np.ndarray]:
@@ -487,8 +489,15 @@ class _Pool:
             self._executor.shutdown()
 
 
-def default_threads() -> int:
-    """Worker threads of compose: the CPU count, at most 4."""
+def default_threads(height: int, width: int) -> int:
+    """Worker threads of compose for a frame: the CPU count, at most 4, when
+    a cell has at least PARALLEL_CELL_PIXELS pixels, else 1. The per-cell
+    work is many short OpenCV / BLAS calls; with small cells the threads
+    spend more on handing the GIL to each other than they gain (2-CPU
+    machine, 2026-11-30: 4K 124 ms with one thread, 168 ms with two; 8K 323
+    vs 284 ms; medians of 15 and 8 runs)."""
+    if (height // GRID) * (width // GRID) < PARALLEL_CELL_PIXELS:
+        return 1
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -541,7 +550,7 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     pixels under the soft mask are written; a window of a larger frame is
     fine), ``matmul(a, b)`` to run the whole aggregation product at once
     elsewhere (e.g. on the AI core),
-    ``threads`` worker threads over chunks of cells (0: ``default_threads()``),
+    ``threads`` worker threads over chunks of cells (0: ``default_threads``),
     ``timings`` a dict that gets seconds added under "cra" and "blend".
     """
     t_start = time.perf_counter()
@@ -554,7 +563,7 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
                          "contiguous pixels, got {} {}".format(image.shape, out.dtype, out.shape))
     blend = _as_plane(blend, 1, "blend")
     x2 = np.clip(_as_plane(inpainted, 3, "inpainted"), 0.0, 255.0)
-    threads = threads or default_threads()
+    threads = threads or default_threads(*image.shape[:2])
     with _OpenCVSingleThreaded(), _Pool(threads) as pool:
         if plan is None or not plan.matches(hole, blend):
             plan = CraPlan(hole, blend, soft_floor)

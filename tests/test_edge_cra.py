@@ -1,4 +1,6 @@
 """edge_app.cra.compose against a dense implementation of spec hifill.md 6."""
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -152,6 +154,11 @@ def test_empty_hole_and_zero_blend_return_the_image():
     empty = np.zeros_like(hole)
     out = compose(image, empty, inpainted, attention, np.zeros((512, 512), np.float32))
     assert np.array_equal(out, image) and out is not image
+
+
+def test_default_threads_only_for_large_cells():
+    assert cra.default_threads(2160, 3840) == 1
+    assert cra.default_threads(4320, 7680) == max(1, min(4, os.cpu_count() or 1))
 
 
 def test_prune_rows_bounds_the_dropped_mass():
