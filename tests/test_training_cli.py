@@ -20,7 +20,7 @@ def test_module_help_lists_both_subcommands():
 @pytest.mark.parametrize("command,flags", [
     ("train", ["--data", "--out", "--size", "--batch", "--iters", "--device", "--amp", "--resume", "--d-steps",
                "--adv-weight", "--lr", "--save-every", "--val-data", "--config", "--init", "--threads"]),
-    ("evaluate", ["--checkpoint", "--data", "--size", "--count", "--seed", "--json"]),
+    ("evaluate", ["--checkpoint", "--baseline", "--data", "--size", "--count", "--seed", "--json"]),
 ])
 def test_subcommand_help_explains_flags(command, flags, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -228,3 +228,20 @@ def test_evaluate_is_deterministic_and_writes_json(trained_run, images, tmp_path
     main(["evaluate", "--checkpoint", str(trained_run / "last.pt"), "--data", str(images), "--size", "64",
           "--count", "3", "--seed", "6", "--json", str(other)])
     assert json.loads(other.read_text())["l1_hole"] != a["l1_hole"]
+
+
+def test_evaluate_opencv_baseline_on_the_same_samples(trained_run, images, tmp_path):
+    results = {}
+    for name in ("navier_stokes", "telea"):
+        out = tmp_path / f"{name}.json"
+        assert main(["evaluate", "--baseline", name, "--data", str(images), "--size", "64", "--count", "3",
+                     "--seed", "5", "--json", str(out)]) == 0
+        results[name] = json.loads(out.read_text())
+    ns, telea = results["navier_stokes"], results["telea"]
+    assert ns["baseline"] == "navier_stokes" and "checkpoint" not in ns
+    assert 0 < ns["l1_hole"] < 0.5 and ns["l1_hole"] != telea["l1_hole"]
+    # a checkpoint and a baseline are exclusive, and one of them is needed
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--baseline", "telea", "--checkpoint", str(trained_run / "last.pt"), "--data", str(images)])
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--data", str(images)])

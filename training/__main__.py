@@ -10,6 +10,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .config import TrainConfig, config_from_dict, load_config, merge_config
+from .evaluate import BASELINES
 
 # Flags that may change when resuming (the rest of the stored config is kept,
 # so that a resumed run continues the same experiment exactly).
@@ -52,9 +53,13 @@ def _eval_parser(sub: Any) -> None:
     p = sub.add_parser(
         "evaluate", help="metrics of a checkpoint on fixed seeded crops and masks",
         description="Inpaint a fixed, seeded set of crops and masks (the same every run) with a "
-                    "checkpoint's generator and print L1 (0..1 scale, in the hole and over the whole "
-                    "image), PSNR, SSIM and MS-SSIM of the composited result; optionally as JSON.")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file (e.g. RUN_DIR/last.pt)")
+                    "checkpoint's generator, or with OpenCV's inpainting (--baseline), and print L1 "
+                    "(0..1 scale, in the hole and over the whole image), PSNR, SSIM and MS-SSIM of the "
+                    "composited result; optionally as JSON.")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--checkpoint", help="checkpoint file (e.g. RUN_DIR/last.pt)")
+    which.add_argument("--baseline", choices=sorted(BASELINES),
+                       help="measure cv2.inpaint (radius 3) on the same crops and masks instead")
     p.add_argument("--data", required=True, help="folder of evaluation photos")
     p.add_argument("--size", type=int, default=512, help="crop size, multiple of 32 (default 512)")
     p.add_argument("--count", type=int, default=100, help="number of crops (default 100)")
@@ -137,7 +142,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import run_evaluation
 
     run_evaluation(args.checkpoint, args.data, size=args.size, count=args.count, seed=args.seed,
-                   batch=args.batch, json_path=args.json, device=args.device)
+                   batch=args.batch, json_path=args.json, device=args.device, baseline=args.baseline)
     return 0
 
 

@@ -12,6 +12,9 @@ on the composited result ``refined * m + truth * (1 - m)``, quantised to
 - ``psnr`` (dB), ``ssim``, ``ms_ssim``: over the whole image, averaged over
   images. MS-SSIM uses 5 scales when the size allows it (>= 176 px), fewer
   otherwise; ``ms_ssim_scales`` says how many.
+
+``--baseline telea|navier_stokes`` measures OpenCV's ``cv2.inpaint`` (radius
+3) on the same samples instead, the classical reference of the model card.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ import math
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+import cv2
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,6 +34,26 @@ from .config import DataConfig, MaskConfig
 from .data import BatchSource
 
 METRICS = ("l1_hole", "l1", "psnr", "ssim", "ms_ssim")
+#: ``--baseline`` choices: OpenCV's inpainting methods.
+BASELINES = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
+
+
+class OpenCVInpaint(nn.Module):
+    """cv2.inpaint with the generator's call signature: ``(x, m) -> (None, result, None)``,
+    x in [-1, 1] BGR (B, 3, H, W), m (B, 1, H, W) hole = 1."""
+
+    def __init__(self, method: str, radius: int = 3) -> None:
+        super().__init__()
+        if method not in BASELINES:
+            raise ValueError(f"unknown baseline {method!r}: choose from {', '.join(BASELINES)}")
+        self.flag, self.radius = BASELINES[method], radius
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor):
+        images = torch.round((x.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        holes = (mask[:, 0] > 0.5).to(torch.uint8).cpu().numpy() * 255
+        out = np.stack([cv2.inpaint(np.ascontiguousarray(i), h, self.radius, self.flag) for i, h in zip(images, holes)])
+        result = torch.from_numpy(out).permute(0, 3, 1, 2).to(x.device, torch.float32) / 127.5 - 1.0
+        return None, result, None
 
 
 @torch.no_grad()
@@ -79,17 +104,26 @@ def format_table(result: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_evaluation(checkpoint: str, data: str, size: int = 512, count: int = 100, seed: int = 1234,
-                   batch: int = 4, json_path: Optional[str] = None, device: str = "cpu") -> Dict[str, Any]:
-    """Evaluate a checkpoint (default masks: MaskConfig()), print and return the metrics."""
-    generator, meta = load_generator(checkpoint)
+def run_evaluation(checkpoint: Optional[str], data: str, size: int = 512, count: int = 100, seed: int = 1234,
+                   batch: int = 4, json_path: Optional[str] = None, device: str = "cpu",
+                   baseline: Optional[str] = None) -> Dict[str, Any]:
+    """Evaluate a checkpoint, or an OpenCV ``baseline`` (default masks:
+    MaskConfig()), print and return the metrics."""
+    if (checkpoint is None) == (baseline is None):
+        raise ValueError("give a checkpoint or a baseline (one of them)")
     dev = torch.device(device)
+    if baseline is None:
+        generator, meta = load_generator(checkpoint)
+        what = {"checkpoint": meta["path"], "checkpoint_sha256": meta["sha256"], "step": meta["step"],
+                "total_steps": meta["total_steps"]}
+        title = f"{checkpoint} (step {meta['step']}, {meta['total_steps']} in all)"
+    else:
+        generator, what, title = OpenCVInpaint(baseline), {"baseline": baseline}, f"OpenCV {baseline}"
     generator.to(dev)
     source = BatchSource(DataConfig(root=data, size=size), MaskConfig(), 1, seed)
     result = evaluate_generator(generator, source, count, dev, batch)
-    result.update({"seed": seed, "data": str(data), "checkpoint": meta["path"],
-                   "checkpoint_sha256": meta["sha256"], "step": meta["step"]})
-    print(f"{checkpoint} (step {meta['step']}): {count} crops of {size}x{size} from {data}, seed {seed}")
+    result.update({"seed": seed, "data": str(data)}, **what)
+    print(f"{title}: {count} crops of {size}x{size} from {data}, seed {seed}")
     print(format_table(result))
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
