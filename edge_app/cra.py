@@ -52,10 +52,9 @@ from .preprocess import small_hole, small_image
 GRID = ATTENTION_GRID
 #: The y upsampling goes by blocks of BAND_ROWS rows x BLOCK_VALUES values:
 #: each block's product reads about 2 + rows * 512 / H source rows instead
-#: of all the cell's (48 rows: about the fastest at 4K and 8K cells), and is
-#: small enough for BLAS to run it in the calling
-#: thread (starting BLAS threads for products this small costs more than it
-#: saves, badly so on a busy machine).
+#: of all the cell's. In a microbenchmark 48 rows beat 12 (4K and 8K cells);
+#: inside compose 48, 72 and whole cells measured the same. Most of these
+#: products are still large enough for OpenBLAS to use its own threads.
 BAND_ROWS = 48
 BLOCK_VALUES = 2048
 #: The product goes by matrix products (one per chunk) when at least this
@@ -180,6 +179,13 @@ class CraPlan:
                 d = min(c + BLOCK_VALUES, width)
                 np.matmul(w, src[t0:t1, c:d], out=out[a:b, c:d])
         return out
+
+    def cell_crop(self, j: int, i: int, box: Tuple[int, int, int, int]) -> Tuple[slice, slice]:
+        """Where ``box`` (y0, y1, x0, x1) of cell (j, i) lies in a (ph, pw * 3)
+        patch laid from the cell's corner."""
+        y0, y1, x0, x1 = box
+        cy, cx = int(self.ys[j]), int(self.xs[i])
+        return slice(y0 - cy, y1 - cy), slice(3 * (x0 - cx), 3 * (x1 - cx))
 
     def _clean_patches(self) -> np.ndarray:
         """(32, 32) bool: the patch (ph x pw from the cell's corner) stays in
@@ -385,12 +391,11 @@ class _Terms:
                 self.whole = matmul(weights, self.residual.matrix())
             return
         slow = ~plan.clean[keep]
-        #: column -> its patch in ``residual`` (-1: clean, no residual made)
-        self.slow_index = np.full(keep.size, -1, np.intp)
-        self.slow_index[slow] = np.arange(np.count_nonzero(slow))
+        patch = np.full(keep.size, -1, np.intp)  # column -> its patch in ``residual``; -1: clean, none made
+        patch[slow] = np.arange(np.count_nonzero(slow))
         self.residual = Residual(image, hole, xsmall, plan, keep[slow], pool) if slow.any() else None
         #: per column: (patch in ``residual`` or -1, form, first 512 row, 512 rows, top, left)
-        self.columns = [(int(self.slow_index[k]), plan.form[j], plan.rows[j][0], plan.rows[j][1].shape[1],
+        self.columns = [(int(patch[k]), plan.form[j], plan.rows[j][0], plan.rows[j][1].shape[1],
                          int(plan.ys[j]), int(plan.xs[i]))
                         for k, (j, i) in enumerate(zip(*np.divmod(keep, GRID)))]
 
@@ -442,7 +447,7 @@ class _Terms:
             result += plan.upsample_rows(block, form, first, count)
         if mean is not None:
             cv2.scaleAdd(mean.reshape(count, -1), total, result, dst=result)
-        crop = (slice(first, first + count), slice(3 * (x0 - cx), 3 * (x1 - cx)))
+        crop = plan.cell_crop(j, i, box)
         for k, w in slow:
             cv2.scaleAdd(self.residual.patch(k)[crop], w, result, dst=result)
         return result
@@ -515,9 +520,7 @@ def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, xinp: np.n
         else:
             result = plan.upsample(xinp, j, y0, y1, slice(x0, x1))
             if agg is not None:
-                cy, cx = plan.ys[j], plan.xs[i]
-                crop = (slice(y0 - cy, y1 - cy), slice(3 * (x0 - cx), 3 * (x1 - cx)))
-                result += agg[c - first][crop]
+                result += agg[c - first][plan.cell_crop(j, i, (y0, y1, x0, x1))]
         np.maximum(result, 0.0, out=result)  # the top is clipped by the saturating conversion
         t0 = time.perf_counter()
         target = out[y0:y1, x0:x1]  # a view: OpenCV writes into it

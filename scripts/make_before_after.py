@@ -17,6 +17,7 @@ sys.path.insert(0, str(REPO))
 
 from edge_app import Inpainter  # noqa: E402
 from edge_app.atomic import atomic_path  # noqa: E402
+from edge_app.errors import InpaintError  # noqa: E402
 from edge_app.fileio import read_image, read_mask_file  # noqa: E402
 from edge_app.masks import hole_from_file_array  # noqa: E402
 
@@ -50,9 +51,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     image = read_image(args.image)
     hole = hole_from_file_array(read_mask_file(args.mask), "white-hole") != 0
-    if hole.shape != image.shape[:2]:
-        raise SystemExit(f"error: {args.mask}: mask {hole.shape[::-1]} does not match the image {image.shape[1::-1]}")
-    result = Inpainter(args.model, backend="onnxruntime")(image, hole)
+    try:  # inpaint() validates the pair (sizes, full mask) and names the mask file
+        result = Inpainter(args.model, backend="onnxruntime").inpaint(image, hole, mask_path=args.mask)
+    except InpaintError as exc:
+        raise SystemExit(f"error: {exc}")
     picture = before_after(image, hole, result, args.width)
     ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 88])
     if not ok:
