@@ -221,23 +221,24 @@ class CraPlan:
         box of those pixels (soft = 0 at and below the floor)."""
         cand = self._candidates()
         xblend = cv2.resize(self.blend, (self.shape[1], MODEL_SIZE), interpolation=cv2.INTER_LINEAR)[:, :, None]
+        capped = float(self.blend.max()) <= 1.0  # then up(blend) <= 1 already (a convex combination)
         for j in np.flatnonzero(cand.any(axis=1)):
             y0, y1 = int(self.ys[j]), int(self.ys[j + 1])
             for a, b in _runs(cand[j]):
                 xa, xb = int(self.xs[a]), int(self.xs[b + 1])
                 soft = self.upsample(xblend, j, y0, y1, slice(xa, xb))
-                np.minimum(soft, 1.0, out=soft)
-                np.copyto(soft, 1.0, where=hole[y0:y1, xa:xb] != 0)
+                if not capped:
+                    np.minimum(soft, 1.0, out=soft)
                 cv2.threshold(soft, self.soft_floor, 0.0, cv2.THRESH_TOZERO, dst=soft)
-                columns = soft.max(axis=0) > 0
+                np.copyto(soft, 1.0, where=hole[y0:y1, xa:xb] != 0)
+                marked = cv2.compare(soft, 0.0, cv2.CMP_GT)
                 for i in range(a, b + 1):
-                    x0, x1 = int(self.xs[i]) - xa, int(self.xs[i + 1]) - xa
-                    c = np.flatnonzero(columns[x0:x1])
-                    if c.size == 0:
+                    x0 = int(self.xs[i]) - xa
+                    bx, by, bw, bh = cv2.boundingRect(marked[:, x0:int(self.xs[i + 1]) - xa])
+                    if bw == 0:
                         continue
-                    r = np.flatnonzero(soft[:, x0 + c[0]:x0 + c[-1] + 1].max(axis=1) > 0)
-                    crop = soft[r[0]:r[-1] + 1, x0 + c[0]:x0 + c[-1] + 1].copy()
-                    box = (y0 + int(r[0]), y0 + int(r[-1]) + 1, xa + x0 + int(c[0]), xa + x0 + int(c[-1]) + 1)
+                    crop = soft[by:by + bh, x0 + bx:x0 + bx + bw].copy()
+                    box = (y0 + by, y0 + by + bh, xa + x0 + bx, xa + x0 + bx + bw)
                     self.cells.append((int(j * GRID + i), box, crop, bool(crop.min() == 1.0)))
 
     def chunks(self, max_cells: int) -> List[Tuple[int, int]]:
@@ -409,9 +410,11 @@ class _Terms:
         return None
 
     def cell_result(self, image: np.ndarray, plan: CraPlan, xinp: np.ndarray, c: int, j: int, i: int,
-                    box: Tuple[int, int, int, int]) -> np.ndarray:
+                    box: Tuple[int, int, int, int]) -> Tuple[np.ndarray, Optional[np.ndarray], float]:
         """up(inpainted) + the per-term residuals of active cell c (grid row
-        j, column i) over its box: float32 (rows, columns * 3)."""
+        j, column i) over its box, as (result, mean, total): float32 (rows,
+        columns * 3) arrays, the sum being result + total * mean (mean None:
+        result alone), added by the final rounding (see _rounded)."""
         y0, y1, x0, x1 = box
         first, count, ncols = y0 - int(plan.ys[j]), y1 - y0, x1 - x0
         cx = int(plan.xs[i])
@@ -445,19 +448,19 @@ class _Terms:
         result = plan.upsample_rows(low, j, first, count)
         for form, block in other.items():
             result += plan.upsample_rows(block, form, first, count)
-        if mean is not None:
-            cv2.scaleAdd(mean.reshape(count, -1), total, result, dst=result)
         crop = plan.cell_crop(j, i, box)
         for k, w in slow:
             cv2.scaleAdd(self.residual.patch(k)[crop], w, result, dst=result)
-        return result
+        return result, None if mean is None else mean.reshape(count, -1), total
 
 
 class _OpenCVSingleThreaded:
-    """OpenCV's own threads off while compose runs: its calls here are small
-    (one cell), and parallel regions that small cost more than they save,
-    badly so on a busy machine. compose parallelises over chunks of cells
-    itself instead. Counted, so overlapping calls restore the setting once."""
+    """OpenCV's own threads off while compose works cell by cell: its calls
+    there are small (one cell), and parallel regions that small cost more
+    than they save, badly so on a busy machine. compose parallelises over
+    chunks of cells itself instead; the whole-frame steps before (plan, x
+    upsampling) keep OpenCV's threads. Counted, so overlapping calls restore
+    the setting once."""
 
     _lock = threading.Lock()
     _users = 0
@@ -506,6 +509,16 @@ def default_threads(height: int, width: int) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _rounded(result: np.ndarray, mean: Optional[np.ndarray] = None, total: float = 0.0,
+             dst: Optional[np.ndarray] = None) -> np.ndarray:
+    """rint(clip(result + total * mean, 0, 255)) as uint8, into ``dst`` when
+    given (OpenCV's saturating conversion; one pass when there is a mean)."""
+    if mean is not None:
+        return cv2.addWeighted(result, 1.0, mean, total, 0.0, dst=dst, dtype=cv2.CV_8U)
+    np.maximum(result, 0.0, out=result)  # convertScaleAbs takes |x|; the top saturates
+    return cv2.convertScaleAbs(result, dst=dst)
+
+
 def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, xinp: np.ndarray,
                    terms: Optional[_Terms], first: int, stop: int) -> Tuple[float, float]:
     """Result, blend and write of cells first .. stop - 1; (seconds, blend seconds)."""
@@ -515,20 +528,20 @@ def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, xinp: np.n
     for c in range(first, stop):
         cell, (y0, y1, x0, x1), soft, interior = plan.cells[c]
         j, i = divmod(cell, GRID)
+        mean, total = None, 0.0
         if terms is not None and agg is None:
-            result = terms.cell_result(image, plan, xinp, c, j, i, (y0, y1, x0, x1))
+            result, mean, total = terms.cell_result(image, plan, xinp, c, j, i, (y0, y1, x0, x1))
         else:
             result = plan.upsample(xinp, j, y0, y1, slice(x0, x1))
             if agg is not None:
                 result += agg[c - first][plan.cell_crop(j, i, (y0, y1, x0, x1))]
-        np.maximum(result, 0.0, out=result)  # the top is clipped by the saturating conversion
         t0 = time.perf_counter()
         target = out[y0:y1, x0:x1]  # a view: OpenCV writes into it
-        if interior:  # rint, saturated to 0..255
-            cv2.convertScaleAbs(result, dst=target.reshape(result.shape))
+        if interior:
+            _rounded(result, mean, total, dst=target.reshape(result.shape))
         else:  # rint(soft * rounded + (1 - soft) * I): exactly I where soft = 0
             original = image[y0:y1, x0:x1]
-            rounded = cv2.convertScaleAbs(result).reshape(original.shape)
+            rounded = _rounded(result, mean, total).reshape(original.shape)
             cv2.blendLinear(rounded, original, soft, 1.0 - soft, dst=target)
         t_blend += time.perf_counter() - t0
     return time.perf_counter() - t_start, t_blend
@@ -567,23 +580,27 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     blend = _as_plane(blend, 1, "blend")
     x2 = np.clip(_as_plane(inpainted, 3, "inpainted"), 0.0, 255.0)
     threads = threads or default_threads(*image.shape[:2])
+    # whole-frame and whole-row work (plan, x upsampling) with OpenCV's own threads
+    if plan is None or not plan.matches(hole, blend):
+        plan = CraPlan(hole, blend, soft_floor)
+    if out is None:
+        out = image.copy()
+    width = image.shape[1]
+    xinp = xsmall = weights = keep = None
+    if plan.cells:
+        xinp = cv2.resize(x2, (width, MODEL_SIZE), interpolation=cv2.INTER_LINEAR)
+        if attention is not None:
+            weights = prune_rows(_as_matrix(attention)[plan.cell_ids], prune_mass)
+            keep = np.flatnonzero(weights.any(axis=0))
+            if keep.size:
+                small_u8 = small_image(image) if small is None else small
+                xsmall = cv2.resize(small_u8.astype(np.float32), (width, MODEL_SIZE),
+                                    interpolation=cv2.INTER_LINEAR)
+    # per-cell work: compose's threads (see _OpenCVSingleThreaded)
     with _OpenCVSingleThreaded(), _Pool(threads) as pool:
-        if plan is None or not plan.matches(hole, blend):
-            plan = CraPlan(hole, blend, soft_floor)
-        if out is None:
-            out = image.copy()
-        width = image.shape[1]
-        terms = xinp = None
-        if plan.cells:
-            xinp = cv2.resize(x2, (width, MODEL_SIZE), interpolation=cv2.INTER_LINEAR)
-            if attention is not None:
-                weights = prune_rows(_as_matrix(attention)[plan.cell_ids], prune_mass)
-                keep = np.flatnonzero(weights.any(axis=0))
-                if keep.size:
-                    small_u8 = small_image(image) if small is None else small
-                    xsmall = cv2.resize(small_u8.astype(np.float32), (width, MODEL_SIZE),
-                                        interpolation=cv2.INTER_LINEAR)
-                    terms = _Terms(image, hole, plan, weights[:, keep], keep, xsmall, pool, matmul)
+        terms = None
+        if xsmall is not None:
+            terms = _Terms(image, hole, plan, weights[:, keep], keep, xsmall, pool, matmul)
         t_cells = time.perf_counter()
         chunks = plan.chunks(min(chunk_cells, max(1, -(-len(plan.cells) // (2 * threads)))))
         spent = pool.map(lambda r: _compose_chunk(image, out, plan, xinp, terms, *r), chunks)

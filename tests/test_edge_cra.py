@@ -119,6 +119,17 @@ def test_clean_patches_hold_no_hole_pixel_and_stay_in_the_frame():
     assert len(set(plan.form)) > 1  # 545 rows: cells of 17 and 18 rows
 
 
+def test_blend_above_one_is_capped_after_upsampling():
+    """A blend output over 1 (not a sigmoid's) is capped at native size, as
+    the reference does, not before upsampling (the plan skips the cap only
+    when the 512 blend never exceeds 1)."""
+    image, hole, inpainted, attention, blend = make_case(300, 410, seed=5)
+    blend = blend * 1.6
+    expected, _ = dense_reference(image, hole, inpainted, attention, blend)
+    out = compose(image, hole, inpainted, attention, blend, prune_mass=0.0)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+
+
 def test_outside_the_soft_mask_is_bit_identical():
     image, hole, inpainted, attention, blend = make_case(480, 640, seed=3)
     out = compose(image, hole, inpainted, attention, blend)
