@@ -539,8 +539,7 @@ def run_bench(options: argparse.Namespace, log: Callable[[str], None] = print) -
     image = hole = None
     if options.image:
         image = fileio.read_image(options.image)
-        raw = fileio.read_mask_file(options.mask)
-        hole = masks.hole_from_file_array(raw, options.mask_convention)
+        hole = masks.read_hole(options.mask, options.mask_convention)
         masks.check_pair(image, hole, options.mask_convention, mask_path=options.mask)
     if options.sizes:
         sizes = parse_sizes(options.sizes)  # type: List[Optional[Tuple[int, int]]]

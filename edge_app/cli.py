@@ -96,8 +96,7 @@ def open_inpainter(args: argparse.Namespace, config: AppConfig):
 def read_pair(image_path: str, mask_path: str, config: AppConfig):
     """(image, hole) from files, by the configured mask convention."""
     image = fileio.read_image(image_path)
-    raw = fileio.read_mask_file(mask_path)
-    hole = masks.hole_from_file_array(raw, config.mask_convention, config.mask_threshold, config.alpha_threshold)
+    hole = masks.read_hole(mask_path, config.mask_convention, config.mask_threshold, config.alpha_threshold)
     return image, hole
 
 
@@ -217,8 +216,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
             raise InpaintError("output path is the input file {} (choose another -o)".format(src), args.output)
     if os.path.exists(args.output) and not config.overwrite:
         raise InpaintError("output exists (pass --overwrite to replace it)", args.output)
-    raw = fileio.read_mask_file(args.mask)
-    hole = masks.hole_from_file_array(raw, config.mask_convention, config.mask_threshold, config.alpha_threshold)
+    hole = masks.read_hole(args.mask, config.mask_convention, config.mask_threshold, config.alpha_threshold)
     with open_inpainter(args, config) as inpainter:
         progress = Progress(args.max_frames, "stream")
         try:

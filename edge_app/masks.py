@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from . import fileio
 from .errors import InpaintError, InpaintWarning
 
 
@@ -26,6 +27,12 @@ def hole_from_file_array(raw: np.ndarray, convention: str, threshold: int = 127,
     elif convention != "white-hole":
         raise ValueError("unknown mask convention " + repr(convention))
     return white.astype(np.uint8)
+
+
+def read_hole(path: str, convention: str = "white-hole", threshold: int = 127,
+              alpha_threshold: int = 127) -> np.ndarray:
+    """uint8 (H, W) hole mask read from a mask file (see hole_from_file_array)."""
+    return hole_from_file_array(fileio.read_mask_file(path), convention, threshold, alpha_threshold)
 
 
 def as_hole(mask: np.ndarray) -> np.ndarray:

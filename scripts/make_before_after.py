@@ -18,8 +18,8 @@ sys.path.insert(0, str(REPO))
 from edge_app import Inpainter  # noqa: E402
 from edge_app.atomic import atomic_path  # noqa: E402
 from edge_app.errors import InpaintError  # noqa: E402
-from edge_app.fileio import read_image, read_mask_file  # noqa: E402
-from edge_app.masks import hole_from_file_array  # noqa: E402
+from edge_app.fileio import read_image  # noqa: E402
+from edge_app.masks import read_hole  # noqa: E402
 
 SAMPLE = REPO / "edge_app" / "samples"
 
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
                         help="output JPEG (overwritten)")
     args = parser.parse_args(argv)
     image = read_image(args.image)
-    hole = hole_from_file_array(read_mask_file(args.mask), "white-hole") != 0
+    hole = read_hole(args.mask) != 0
     try:  # inpaint() validates the pair (sizes, full mask) and names the mask file
         result = Inpainter(args.model, backend="onnxruntime").inpaint(image, hole, mask_path=args.mask)
     except InpaintError as exc:

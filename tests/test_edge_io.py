@@ -87,6 +87,10 @@ def test_mask_conventions(tmp_path):
     assert np.array_equal(masks.hole_from_file_array(raw, "white-hole"), (white > 0).astype(np.uint8))
     with pytest.raises(ValueError):
         masks.hole_from_file_array(raw, "guess")
+    # read_hole: the file read and interpreted in one step, by the same rules
+    cv2.imwrite(str(tmp_path / "keep_file.png"), 255 - white)
+    assert np.array_equal(masks.read_hole(str(tmp_path / "keep_file.png"), "keep-white"), (white > 0).astype(np.uint8))
+    assert np.array_equal(masks.read_hole(str(tmp_path / "keep_file.png")), (white == 0).astype(np.uint8))
 
 
 def test_alpha_masks_use_transparency(tmp_path):
