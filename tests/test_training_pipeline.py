@@ -2,6 +2,7 @@
 run-directory safety, --init, and deterministic evaluation, on tiny images."""
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import torch
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, load_generator, total_steps
 from training.config import DataConfig, LossConfig, MaskConfig, OptimConfig, TrainConfig, load_config
-from training.data import BatchSource
+from training.data import BatchSource, PrefetchedBatches
 from training.evaluate import METRICS
 from training.train import RunDirError, autocast_dtype, train
 
@@ -134,6 +135,23 @@ def test_resumed_run_equals_uninterrupted_run(images, tmp_path):
         assert all(torch.equal(ga[key][k], gb[key][k]) for k in ga[key])
 
 
+def test_batches_prepared_by_workers_are_the_same(images, tmp_path):
+    """--workers changes where batches are made, not which: same batches
+    (also after a jump back), same losses, same weights."""
+    source = BatchSource(DataConfig(root=str(images), size=SIZE), MaskConfig(), 2, seed=3)
+    with PrefetchedBatches(source, 2) as batches:
+        for step in (0, 1, 2, 5, 1):
+            (x, m), (x2, m2) = batches.batch(step), source.batch(step)
+            assert torch.equal(x, x2) and torch.equal(m, m2)
+    with pytest.raises(ValueError, match="workers"):
+        PrefetchedBatches(source, 0)
+    train(tiny_config(images, 3), str(tmp_path / "a"), progress=False)
+    train(tiny_config(images, 3), str(tmp_path / "b"), progress=False, workers=2)
+    assert read_losses(tmp_path / "a") == read_losses(tmp_path / "b")
+    ga, gb = load_checkpoint(tmp_path / "a" / "last.pt"), load_checkpoint(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(ga["generator"][k], gb["generator"][k]) for k in ga["generator"])
+
+
 def test_run_dir_is_never_overwritten(trained_run, images, tmp_path):
     with pytest.raises(RunDirError, match="already has checkpoints"):
         train(tiny_config(images, 3), str(trained_run), progress=False)
@@ -143,16 +161,21 @@ def test_run_dir_is_never_overwritten(trained_run, images, tmp_path):
     assert load_config(str(trained_run / "config.yaml")) == tiny_config(images, 2)
 
 
-def test_ctrl_c_saves_and_resume_continues(images, tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ctrl_c_saves_and_resume_continues(images, tmp_path, workers):
+    """Ctrl-C (SIGINT to the whole process group, batch workers included)
+    saves and exits 130; --resume continues."""
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "training", "train", "--data", str(images), "--out", str(run), "--size", "64",
-           "--batch", "1", "--iters", "100000", "--threads", "1", "--adv-weight", "0", "--no-progress"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+           "--batch", "1", "--iters", "100000", "--threads", "1", "--adv-weight", "0", "--no-progress",
+           "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     log = run / "losses.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and not (log.exists() and log.read_text().count("\n") >= 2):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
     assert "Traceback" not in output and "interrupted at step" in output

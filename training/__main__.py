@@ -41,6 +41,9 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--amp", action="store_true", default=None,
                    help="bf16 autocast on CUDA (a no-op with a warning on the CPU)")
     p.add_argument("--threads", type=int, help="torch.set_num_threads(N)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes preparing batches ahead (default 0: in the training process); the "
+                        "batches are the same either way, so it may change on --resume. For a GPU")
     p.add_argument("--resume", action="store_true",
                    help="continue RUN_DIR/last.pt exactly (stored config; only --iters, --save-every, "
                         "--val-data, --amp and --data (the same photos moved elsewhere) may change)")
@@ -132,7 +135,7 @@ def _run_train(args: argparse.Namespace) -> int:
             raise SystemExit("error: --data DIR is required (or data.root in --config)")
     try:
         step = train(cfg, args.out, device=args.device, resume=args.resume, init=args.init,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, workers=args.workers)
     except RunDirError as exc:
         raise SystemExit(f"error: {exc}")
     return 0 if step >= cfg.iters else 130

@@ -15,9 +15,12 @@ Unreadable files are skipped with one warning each.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import signal
 from collections import OrderedDict
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import cv2
 import numpy as np
@@ -120,10 +123,12 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator, scale: Tup
     return np.ascontiguousarray(crop)
 
 
-def to_tensor(images: List[np.ndarray]) -> torch.Tensor:
-    """uint8 BGR HWC images -> float (B, 3, H, W) in [-1, 1]."""
-    arr = np.stack(images).astype(np.float32) / 127.5 - 1.0
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+def to_tensors(images: np.ndarray, masks: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor]:
+    """uint8 BGR (B, H, W, 3) images and (B, H, W) 0/1 masks -> float
+    images (B, 3, H, W) in [-1, 1] and masks (B, 1, H, W), hole = 1."""
+    arr = images.astype(np.float32) / 127.5 - 1.0
+    image_t = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+    return image_t, torch.from_numpy(masks[:, None].astype(np.float32))
 
 
 class BatchSource:
@@ -141,8 +146,9 @@ class BatchSource:
         self.batch_size = batch_size
         self.seed = seed
 
-    def batch(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The batch of ``step``: the same arrays every time for the same (seed, step)."""
+    def arrays(self, step: int) -> Tuple[np.ndarray, np.ndarray]:
+        """The batch of ``step`` as uint8 arrays: images (B, S, S, 3) BGR and
+        masks (B, S, S), hole = 1; the same every time for the same (seed, step)."""
         rng = step_rng(self.seed, step, 0)
         mask_rng = step_rng(self.seed, step, 1)
         images, masks = [], []
@@ -155,5 +161,62 @@ class BatchSource:
             if i == 0 or self.per_sample_masks:
                 mask = self.masks(mask_rng)
             masks.append(mask)
-        mask_t = torch.from_numpy(np.stack(masks)[:, None].astype(np.float32))
-        return to_tensor(images), mask_t
+        return np.stack(images), np.stack(masks).astype(np.uint8)
+
+    def batch(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The batch of ``step`` as tensors (see to_tensors)."""
+        return to_tensors(*self.arrays(step))
+
+
+_WORKER_SOURCE: Optional[BatchSource] = None
+
+
+def _start_worker(source: BatchSource) -> None:
+    global _WORKER_SOURCE
+    # Ctrl-C / `timeout -s INT` reach the whole process group: the trainer
+    # finishes its step and saves, so its workers must not die under it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    _WORKER_SOURCE = source
+
+
+def _worker_arrays(step: int) -> Tuple[np.ndarray, np.ndarray]:
+    assert _WORKER_SOURCE is not None
+    return _WORKER_SOURCE.arrays(step)
+
+
+class PrefetchedBatches:
+    """The batches of a BatchSource prepared ahead by worker processes, for a
+    GPU that would otherwise wait for the CPU. A batch is a function of
+    (seed, step), so they are exactly the batches of ``source.batch``.
+    Workers are spawned (not forked: safe after CUDA is initialised); use as
+    a context manager so they stop with the run."""
+
+    def __init__(self, source: BatchSource, workers: int, ahead: int = 0) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.ahead = ahead or 2 * workers
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_start_worker, initargs=(source,))
+        self._pending: Dict[int, Future] = {}
+
+    def batch(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The batch of ``step`` (the next ``ahead`` steps are queued)."""
+        for s in [s for s in self._pending if s < step]:  # a jump back or forward: drop stale work
+            self._pending.pop(s).cancel()
+        for s in range(step, step + self.ahead):
+            if s not in self._pending:
+                self._pending[s] = self._pool.submit(_worker_arrays, s)
+        return to_tensors(*self._pending.pop(step).result())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+
+    def __enter__(self) -> "PrefetchedBatches":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

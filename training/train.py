@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, model_config_from, save_checkpoint, total_steps
 from .config import TrainConfig, config_to_yaml
-from .data import BatchSource, step_rng
+from .data import BatchSource, PrefetchedBatches, step_rng
 from .discriminator import Discriminator
 from .losses import critic_loss, generator_losses
 from .model import build_generator
@@ -239,7 +239,7 @@ def check_run_dir(run_dir: Path, resume: bool) -> None:
 
 
 def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = False,
-          init: Optional[str] = None, progress: bool = True) -> int:
+          init: Optional[str] = None, progress: bool = True, workers: int = 0) -> int:
     """Train into ``run_dir``; returns the step reached.
 
     ``resume``: continue RUN_DIR/last.pt exactly (its stored config is used as
@@ -248,7 +248,8 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
     the model config is taken from that checkpoint).
     SIGINT/SIGTERM (Ctrl-C) stop after the current step, save and return
     normally (the returned step is then below ``cfg.iters``); a second signal
-    aborts at once without saving.
+    aborts at once without saving. ``workers`` > 0 prepares the batches ahead
+    in that many processes (the same batches; for a GPU the CPU cannot feed).
     """
     out = Path(run_dir)
     check_run_dir(out, resume)
@@ -288,10 +289,13 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
     cv2.setNumThreads(max(1, torch.get_num_threads()))
     bar = tqdm(total=cfg.iters, initial=trainer.step, disable=not progress, dynamic_ncols=True)
     try:
-        with stop.installed(), _RunLog(out, cfg, resume_step=trainer.step if resume else None) as run_log:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(stop.installed())
+            run_log = stack.enter_context(_RunLog(out, cfg, resume_step=trainer.step if resume else None))
+            batches = stack.enter_context(PrefetchedBatches(source, workers)) if workers else source
             while trainer.step < cfg.iters and not stop.stop:
                 t0 = time.perf_counter()
-                x, mask = source.batch(trainer.step)
+                x, mask = batches.batch(trainer.step)
                 logs = trainer.train_step(x, mask)
                 step = trainer.step
                 bar.update(1)
