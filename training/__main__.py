@@ -42,8 +42,9 @@ def _train_parser(sub: Any) -> None:
                    help="bf16 autocast on CUDA (a no-op with a warning on the CPU)")
     p.add_argument("--threads", type=int, help="torch.set_num_threads(N)")
     p.add_argument("--workers", type=int, default=0,
-                   help="processes preparing batches ahead (default 0: in the training process); the "
-                        "batches are the same either way, so it may change on --resume. For a GPU")
+                   help="processes preparing batches ahead, for a GPU the training process alone "
+                        "cannot feed (default 0: none); the batches are the same either way, so it "
+                        "may change on --resume")
     p.add_argument("--resume", action="store_true",
                    help="continue RUN_DIR/last.pt exactly (stored config; only --iters, --save-every, "
                         "--val-data, --amp and --data (the same photos moved elsewhere) may change)")

@@ -10,7 +10,8 @@ OpenCV (BGR), and cached decoded with the short side at most
 images are dropped beyond ``cache_images``). A sample is a square crop whose
 side is a random fraction (``crop_scale``) of the cached image's short side,
 resized to ``size``; images smaller than ``size`` are upscaled first.
-Unreadable files are skipped with one warning each.
+Unreadable files are skipped with one warning each. ``PrefetchedBatches``
+makes the same batches ahead in worker processes (to feed a GPU).
 """
 from __future__ import annotations
 
@@ -204,7 +205,7 @@ class PrefetchedBatches:
 
     def batch(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """The batch of ``step`` (the next ``ahead`` steps are queued)."""
-        for s in [s for s in self._pending if s < step]:  # a jump back or forward: drop stale work
+        for s in [s for s in self._pending if s < step]:  # steps already passed (a jump ahead)
             self._pending.pop(s).cancel()
         for s in range(step, step + self.ahead):
             if s not in self._pending:
