@@ -175,6 +175,8 @@ def test_ctrl_c_saves_and_resume_continues(images, tmp_path, workers):
     deadline = time.time() + 120
     while time.time() < deadline and not (log.exists() and log.read_text().count("\n") >= 2):
         time.sleep(0.2)
+    if workers:  # let every worker finish starting (a worker still importing dies of the signal)
+        time.sleep(10)
     os.killpg(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
