@@ -50,9 +50,9 @@ class AppConfig:
     #: Soft-mask values at or below this are treated as 0 (a change below half
     #: a grey level): pixels there come back bit-identical.
     soft_floor: float = 1.0 / 512
-    #: Attention columns are dropped while the sum of their largest weights
-    #: stays below this: the aggregated residual then errs by at most
-    #: 255 * this grey levels (0.25 at the default).
+    #: In each attention row the smallest weights are dropped while their
+    #: sum stays at or below this: the aggregated residual then errs by at
+    #: most 255 * this grey levels (0.25 at the default; see cra.prune_rows).
     attention_prune_mass: float = 1.0 / 1024
     #: Active cells aggregated per matrix product (bounds the memory at 8K:
     #: 128 cells of 135 x 240 x 3 floats = 50 MB).

@@ -79,7 +79,7 @@ EOF
     echo "seconds: $seconds, batch: $batch, workers: $workers" >>"$out/run.txt"
     status=0
     timeout -s INT -k 60 "$seconds" "$python" -m training train --data "$photos/train" --out "$run" \
-      --init edge_app/models/hifill_train_state.pt --device "$device" "${amp[@]}" --size 256 \
+      --init edge_app/models/hifill_train_state.pt --device "$device" ${amp[@]+"${amp[@]}"} --size 256 \
       --batch "$batch" --lr 1e-4 --adv-weight 0 --iters 100000000 --save-every 500 --seed 4 \
       --no-progress --workers "$workers" >"$out/train.log" 2>&1 || status=$?
     tail -5 "$out/train.log"

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_app import Inpainter  # noqa: E402
 from edge_app.fileio import read_image  # noqa: E402
+from make_before_after import label  # noqa: E402  (scripts/ is sys.path[0])
 from training.masks import free_form_mask, lama_mask  # noqa: E402
 from training.metrics import ms_ssim  # noqa: E402
 
@@ -130,13 +131,6 @@ def score(result: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> Dict[str, 
     }
 
 
-def _label(tile: np.ndarray, text: str) -> np.ndarray:
-    tile = tile.copy()
-    cv2.putText(tile, text, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
-    cv2.putText(tile, text, (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
-    return tile
-
-
 def picture_grid(image: np.ndarray, hole: np.ndarray, results: Dict[str, np.ndarray], width: int = 480) -> np.ndarray:
     """Input | mask | Telea | no-CRA | CRA | truth, cropped around the hole."""
     rows, cols = _around(hole)
@@ -150,7 +144,7 @@ def picture_grid(image: np.ndarray, hole: np.ndarray, results: Dict[str, np.ndar
     for name, tile in tiles:
         crop = tile[rows, cols]
         h = int(round(crop.shape[0] * width / crop.shape[1]))
-        out.append(_label(cv2.resize(crop, (width, h), interpolation=cv2.INTER_AREA), name))
+        out.append(label(cv2.resize(crop, (width, h), interpolation=cv2.INTER_AREA), name))
     return np.vstack([np.hstack(out[:3]), np.hstack(out[3:])])
 
 

@@ -25,7 +25,7 @@ SAMPLE = REPO / "edge_app" / "samples"
 
 
 def label(tile: np.ndarray, text: str) -> np.ndarray:
-    """White text with a dark outline in the top-left corner."""
+    """White text with a dark outline in the top-left corner (drawn into ``tile``)."""
     for colour, thickness in (((0, 0, 0), 4), ((255, 255, 255), 2)):
         cv2.putText(tile, text, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, colour, thickness, cv2.LINE_AA)
     return tile

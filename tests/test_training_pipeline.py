@@ -152,6 +152,34 @@ def test_batches_prepared_by_workers_are_the_same(images, tmp_path):
     assert all(torch.equal(ga["generator"][k], gb["generator"][k]) for k in ga["generator"])
 
 
+STOP_DURING_WORKER_START = """
+import os, signal, sys, threading
+import torch
+from training.config import DataConfig, MaskConfig
+from training.data import BatchSource, PrefetchedBatches
+stops = []
+signal.signal(signal.SIGINT, lambda *_: stops.append(1))
+source = BatchSource(DataConfig(root=sys.argv[1], size=64), MaskConfig(), 2, seed=3)
+with PrefetchedBatches(source, 2) as batches:
+    # 0.3 s after the workers are spawned: they are still importing torch
+    threading.Timer(0.3, os.killpg, (0, signal.SIGINT)).start()
+    for step in range(4):
+        (x, m), (x2, m2) = batches.batch(step), source.batch(step)
+        assert torch.equal(x, x2) and torch.equal(m, m2)
+print("stops", len(stops))
+"""
+
+
+def test_stop_signal_while_workers_start_reaches_only_the_trainer(images):
+    """Ctrl-C to the process group while the batch workers are still starting
+    (importing torch, before they can ignore it) neither kills a worker nor
+    is lost: the trainer's handler gets it, the batches still come."""
+    proc = subprocess.run([sys.executable, "-c", STOP_DURING_WORKER_START, str(images)], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
+                          start_new_session=True)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("stops 1"), proc.stdout
+
+
 def test_run_dir_is_never_overwritten(trained_run, images, tmp_path):
     with pytest.raises(RunDirError, match="already has checkpoints"):
         train(tiny_config(images, 3), str(trained_run), progress=False)
@@ -175,8 +203,6 @@ def test_ctrl_c_saves_and_resume_continues(images, tmp_path, workers):
     deadline = time.time() + 120
     while time.time() < deadline and not (log.exists() and log.read_text().count("\n") >= 2):
         time.sleep(0.2)
-    if workers:  # let every worker finish starting (a worker still importing dies of the signal)
-        time.sleep(10)
     os.killpg(proc.pid, signal.SIGINT)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output

@@ -170,14 +170,18 @@ class BatchSource:
 
 
 _WORKER_SOURCE: Optional[BatchSource] = None
+#: Ctrl-C / `timeout -s INT` reach the whole process group: the trainer
+#: finishes its step and saves, so its batch workers must not die under it.
+#: Workers are spawned with these blocked (see PrefetchedBatches.batch) and
+#: ignore them before unblocking, so none arrives while one still imports.
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _start_worker(source: BatchSource) -> None:
     global _WORKER_SOURCE
-    # Ctrl-C / `timeout -s INT` reach the whole process group: the trainer
-    # finishes its step and saves, so its workers must not die under it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # a pending one is dropped: ignored
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     _WORKER_SOURCE = source
@@ -207,9 +211,15 @@ class PrefetchedBatches:
         """The batch of ``step`` (the next ``ahead`` steps are queued)."""
         for s in [s for s in self._pending if s < step]:  # steps already passed (a jump ahead)
             self._pending.pop(s).cancel()
-        for s in range(step, step + self.ahead):
-            if s not in self._pending:
-                self._pending[s] = self._pool.submit(_worker_arrays, s)
+        # submit spawns the workers: they inherit this thread's signal mask
+        # (fork and exec keep it); a stop signal meanwhile waits for the trainer
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            for s in range(step, step + self.ahead):
+                if s not in self._pending:
+                    self._pending[s] = self._pool.submit(_worker_arrays, s)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return to_tensors(*self._pending.pop(step).result())
 
     def close(self) -> None:
