@@ -24,7 +24,7 @@ the growth of peak RSS of a fresh subprocess running one compose call
 (Linux /proc).
 The runs of the three methods are interleaved so load changes hit all alike.
 
-    nice -n 10 .venv/bin/python scripts/bench_cra.py [--sizes 3840x2160,7680x4320] [--runs 5] [--flat]
+    nice -n 10 .venv/bin/python scripts/bench_cra.py [--sizes 3840x2160,7680x4320] [--runs 5] [--flat] [--prune-mass M]
 
 With ``--roi-model MODEL.onnx`` it measures the ROI mode instead: photos with
 holes of several sizes, L1 inside the hole against the original and seconds
@@ -44,6 +44,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from edge_app.config import AppConfig  # noqa: E402
 from edge_app.cra import CraPlan, compose  # noqa: E402
 from edge_app.preprocess import small_hole, small_image  # noqa: E402
 
@@ -194,18 +195,19 @@ def rss_growth(case) -> float:
     return float(child.stdout)
 
 
-def report(size: str, attention: str, case, runs: int) -> None:
+def report(size: str, attention: str, case, runs: int, prune_mass: float) -> None:
     frame, hole = case[0], case[1]
     args = (frame, hole, case[3], case[4], case[5])
-    ours = compose(*args, small=case[2])  # warm-up, and the result to compare
+    ours = compose(*args, small=case[2], prune_mass=prune_mass)  # warm-up, and the result to compare
     diff = np.abs(ours.astype(np.int16) - reference(*case).astype(np.int16))[hole != 0].mean()
+    unpruned = np.abs(ours.astype(np.int16) - compose(*args, small=case[2], prune_mass=0.0)).max()
     plan = CraPlan(hole, case[5].reshape(case[5].shape[-2:]))
-    t = interleaved({"compose": lambda: compose(*args, small=case[2]),
-                     "plan reused": lambda: compose(*args, small=case[2], plan=plan),
+    t = interleaved({"compose": lambda: compose(*args, small=case[2], prune_mass=prune_mass),
+                     "plan reused": lambda: compose(*args, small=case[2], plan=plan, prune_mass=prune_mass),
                      "reference": lambda: reference(*case),
                      "floor": lambda: floor_cost(frame)}, runs)
-    print("{} ({} attention), hole {:.1%}, median of {} interleaved runs, wall (cpu):".format(
-        size, attention, (hole != 0).mean(), runs))
+    print("{} ({} attention), hole {:.1%}, attention_prune_mass {:.6g}, median of {} interleaved runs, "
+          "wall (cpu):".format(size, attention, (hole != 0).mean(), prune_mass, runs))
     for name in ("compose", "plan reused", "reference", "floor"):
         print("  {:<11s} {:7.3f} s ({:.3f} s)".format(name, *t[name]))
     for label, i in (("wall", 0), ("cpu", 1)):
@@ -213,6 +215,8 @@ def report(size: str, attention: str, case, runs: int) -> None:
             label, t["reference"][i] / t["compose"][i], t["compose"][i] / t["floor"][i]))
     print("  plan reused: reference / compose = {:5.1f}x (wall)".format(t["reference"][0] / t["plan reused"][0]))
     print("  mean |compose - reference| in the hole: {:.2f} grey levels".format(diff))
+    print("  max |compose - compose without pruning|: {} grey levels (bound {:.2f})".format(
+        unpruned, 255 * prune_mass))
 
 
 def roi_hole(shape, side: int, rng: np.random.Generator) -> np.ndarray:
@@ -263,6 +267,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="3840x2160,7680x4320", help="comma-separated WxH frame sizes")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per method (median reported)")
     ap.add_argument("--image", default="", help="photo to resize to each frame size (default: synthetic)")
+    ap.add_argument("--prune-mass", type=float, default=AppConfig.attention_prune_mass,
+                    help="compose's attention_prune_mass (default: the app's, %(default).6g; 0: no pruning)")
     ap.add_argument("--flat", action="store_true",
                     help="also time flat attention (an untrained network's: the worst case)")
     ap.add_argument("--roi-model", default="",
@@ -285,13 +291,13 @@ def main() -> None:
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.split("x"))
         case = make_case(width, height, image_path=args.image)
-        report(size, "peaked", case, args.runs)
+        report(size, "peaked", case, args.runs, args.prune_mass)
         print("  compose peak numpy memory {:.0f} MB (output frame {:.0f} MB included; target < 1500)".format(
             peak_memory(case) / 2 ** 20, case[0].nbytes / 2 ** 20))
         print("  compose peak RSS growth (subprocess) {:.0f} MB (target < 1500)".format(rss_growth(case) / 2 ** 20))
         if args.flat:
             flat = make_case(width, height, image_path=args.image, query_norm=1.0)
-            report(size, "flat", flat, args.runs)
+            report(size, "flat", flat, args.runs, args.prune_mass)
             print("  compose peak numpy memory {:.0f} MB".format(peak_memory(flat) / 2 ** 20))
 
 

@@ -21,5 +21,8 @@ def test_bench_cra_prints_every_figure():
     # compose agrees with the reference algorithm inside the hole (within a few grey levels)
     diffs = [float(v) for v in re.findall(r"in the hole: (\d+\.\d+) grey levels", out)]
     assert len(diffs) == 2 and max(diffs) < 3.0
+    # pruning stays within its bound (+1 for the rounding of the result)
+    pruned = re.findall(r"without pruning\|: (\d+) grey levels \(bound (\d+\.\d+)\)", out)
+    assert len(pruned) == 2 and all(int(n) <= int(float(bound)) + 1 for n, bound in pruned)
     memory = re.search(r"peak RSS growth \(subprocess\) (\d+) MB", out)
     assert memory and int(memory.group(1)) < 1500
