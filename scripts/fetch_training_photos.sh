@@ -5,7 +5,10 @@
 # of the bundled model (MODEL_CARD.md): the photos of the Debian package
 # lomiri-wallpapers-16.04 and the textures of gnome-backgrounds (downloaded
 # with apt-get, unpacked with dpkg -x; SVGs and the 256 px vnc-* tiles are
-# skipped) and nine colour images bundled with scikit-image. The four
+# skipped), the eleven photos among the wallpapers of lxqt-themes (its
+# logos and abstract art are skipped; added after the bundled model's runs
+# A-D, which used the other 34 images: MODEL_CARD.md) and nine colour images
+# bundled with scikit-image. The four
 # validation photos of the model card are never put in TRAIN_DIR; with
 # VAL_DIR they go there. The packages reserved for evaluation are never
 # fetched here.
@@ -25,6 +28,8 @@ for dir in "$dest" ${val:+"$val"}; do
 done
 # The validation split of MODEL_CARD.md (also the bundled sample's photo).
 VALIDATION="Bridge_by_Sander_Klootwijk.jpg aitzgorri_by_Aitzol_Berasategi.jpg life_by_Aitzol_Berasategi.jpg Picture_0B_by_freespace.jpg"
+# The photographs among lxqt-themes' wallpapers (CC-BY-SA-3.0, see its License file).
+LXQT_PHOTOS="Butterfly-Kenneth-Wimer.jpg Valendas.png after-the-rain.jpg appleflower.png beam.png butterfly.png cloud.png drop.png flowers.png fog.jpg this-is-not-windows.jpg"
 python="$top/.venv/bin/python"
 [ -x "$python" ] || { echo "error: $python not found (run scripts/setup.sh)" >&2; exit 2; }
 
@@ -33,10 +38,11 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"  # apt's sandbox user must be able to write the .debs here
 
-(cd "$tmp" && apt-get download lomiri-wallpapers-16.04 gnome-backgrounds)
-for deb in "$tmp"/*.deb; do
+(cd "$tmp" && apt-get download lomiri-wallpapers-16.04 gnome-backgrounds lxqt-themes)
+for deb in "$tmp"/lomiri-wallpapers-16.04_*.deb "$tmp"/gnome-backgrounds_*.deb; do
   dpkg -x "$deb" "$tmp/root"
 done
+dpkg -x "$tmp"/lxqt-themes_*.deb "$tmp/lxqt"
 
 # Flatten into TRAIN_DIR (gnome textures prefixed gnome_); validation photos to VAL_DIR or nowhere.
 debs=0
@@ -53,6 +59,11 @@ while IFS= read -r -d '' f; do
   cp "$f" "$dest/$name"
   debs=$((debs + 1))
 done < <(find "$tmp/root" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \) -print0)
+
+for name in $LXQT_PHOTOS; do
+  cp "$tmp/lxqt/usr/share/lxqt/wallpapers/$name" "$dest/lxqt_$name"
+  debs=$((debs + 1))
+done
 
 # Colour images bundled with scikit-image (skimage.data loaders), as PNG.
 photos=$("$python" - "$dest" <<'PY'
