@@ -20,8 +20,9 @@ import multiprocessing
 import signal
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import cv2
 import numpy as np
@@ -181,10 +182,26 @@ def _start_worker(source: BatchSource) -> None:
     global _WORKER_SOURCE
     for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # a pending one is dropped: ignored
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # a pending one is dropped: ignored
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     _WORKER_SOURCE = source
+
+
+@contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """SIGINT/SIGTERM blocked in this thread meanwhile (POSIX): processes
+    spawned here inherit the mask (fork and exec keep it), and a signal
+    that comes meanwhile waits for the trainer's handler instead of being lost."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
 def _worker_arrays(step: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -211,15 +228,10 @@ class PrefetchedBatches:
         """The batch of ``step`` (the next ``ahead`` steps are queued)."""
         for s in [s for s in self._pending if s < step]:  # steps already passed (a jump ahead)
             self._pending.pop(s).cancel()
-        # submit spawns the workers: they inherit this thread's signal mask
-        # (fork and exec keep it); a stop signal meanwhile waits for the trainer
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        try:
+        with _stop_signals_blocked():  # submit spawns the workers
             for s in range(step, step + self.ahead):
                 if s not in self._pending:
                     self._pending[s] = self._pool.submit(_worker_arrays, s)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return to_tensors(*self._pending.pop(step).result())
 
     def close(self) -> None:
