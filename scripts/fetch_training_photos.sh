@@ -5,9 +5,9 @@
 # of the bundled model (MODEL_CARD.md): the photos of the Debian package
 # lomiri-wallpapers-16.04 and the textures of gnome-backgrounds (downloaded
 # with apt-get, unpacked with dpkg -x; SVGs and the 256 px vnc-* tiles are
-# skipped), the eleven photos among the wallpapers of lxqt-themes (its
-# logos and abstract art are skipped; added after the bundled model's runs
-# A-D, which used the other 34 images: MODEL_CARD.md) and nine colour images
+# skipped), eight photos among the wallpapers of lxqt-themes (see below;
+# added after the bundled model's runs A-D, which used the other 34 images:
+# MODEL_CARD.md) and nine colour images
 # bundled with scikit-image. The four
 # validation photos of the model card are never put in TRAIN_DIR; with
 # VAL_DIR they go there. The packages reserved for evaluation are never
@@ -28,8 +28,11 @@ for dir in "$dest" ${val:+"$val"}; do
 done
 # The validation split of MODEL_CARD.md (also the bundled sample's photo).
 VALIDATION="Bridge_by_Sander_Klootwijk.jpg aitzgorri_by_Aitzol_Berasategi.jpg life_by_Aitzol_Berasategi.jpg Picture_0B_by_freespace.jpg"
-# The photographs among lxqt-themes' wallpapers (CC-BY-SA-3.0, see its License file).
-LXQT_PHOTOS="Butterfly-Kenneth-Wimer.jpg Valendas.png after-the-rain.jpg appleflower.png beam.png butterfly.png cloud.png drop.png flowers.png fog.jpg this-is-not-windows.jpg"
+# The photographs among lxqt-themes' wallpapers that its License file
+# credits to an LXQt author (CC-BY-SA-3.0); its other three photos (one by a
+# KDE designer, two uncredited) are left out, as they might also ship in the
+# reserved plasma-workspace-wallpapers.
+LXQT_PHOTOS="after-the-rain.jpg appleflower.png beam.png butterfly.png drop.png flowers.png fog.jpg this-is-not-windows.jpg"
 python="$top/.venv/bin/python"
 [ -x "$python" ] || { echo "error: $python not found (run scripts/setup.sh)" >&2; exit 2; }
 
