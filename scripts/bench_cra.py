@@ -200,7 +200,8 @@ def report(size: str, attention: str, case, runs: int, prune_mass: float) -> Non
     args = (frame, hole, case[3], case[4], case[5])
     ours = compose(*args, small=case[2], prune_mass=prune_mass)  # warm-up, and the result to compare
     diff = np.abs(ours.astype(np.int16) - reference(*case).astype(np.int16))[hole != 0].mean()
-    unpruned = np.abs(ours.astype(np.int16) - compose(*args, small=case[2], prune_mass=0.0)).max()
+    exact = ours if prune_mass == 0 else compose(*args, small=case[2], prune_mass=0.0)
+    unpruned = np.abs(ours.astype(np.int16) - exact).max()
     plan = CraPlan(hole, case[5].reshape(case[5].shape[-2:]))
     t = interleaved({"compose": lambda: compose(*args, small=case[2], prune_mass=prune_mass),
                      "plan reused": lambda: compose(*args, small=case[2], plan=plan, prune_mass=prune_mass),

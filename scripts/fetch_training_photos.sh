@@ -7,8 +7,7 @@
 # with apt-get, unpacked with dpkg -x; SVGs and the 256 px vnc-* tiles are
 # skipped), eight photos among the wallpapers of lxqt-themes (see below;
 # added after the bundled model's runs A-D, which used the other 34 images:
-# MODEL_CARD.md) and nine colour images
-# bundled with scikit-image. The four
+# MODEL_CARD.md) and nine colour images bundled with scikit-image. The four
 # validation photos of the model card are never put in TRAIN_DIR; with
 # VAL_DIR they go there. The packages reserved for evaluation are never
 # fetched here.
