@@ -82,11 +82,13 @@ class BundleSpec:
 
 
 def app_files(app_dir: Path = APP_DIR) -> List[Path]:
-    """The app's Python files, sorted, without tests, samples and models."""
+    """The app's Python files and the files of its static/ folder (the
+    ``serve`` page), sorted, without tests, samples and models."""
     found = []
     for root, dirs, files in os.walk(app_dir):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        found += [Path(root) / f for f in sorted(files) if f.endswith(".py")]
+        static = Path(root).name == "static"
+        found += [Path(root) / f for f in sorted(files) if f.endswith(".py") or static]
     return found
 
 
@@ -189,9 +191,10 @@ def build_bundle(spec: BundleSpec) -> List[str]:
     sources = []
     problems = []
     for path in app_files():
-        source = path.read_text(encoding="utf-8")
-        problems += board_problems(path.relative_to(REPO), source)
-        sources.append((path.relative_to(REPO).as_posix(), source.encode("utf-8")))
+        data = path.read_bytes()
+        if path.suffix == ".py":
+            problems += board_problems(path.relative_to(REPO), data.decode("utf-8"))
+        sources.append((path.relative_to(REPO).as_posix(), data))
     if problems:
         raise BundleError("edge_app would not run on the board:\n" + "\n".join(problems))
     metadata = _onnx_metadata(spec.onnx) if spec.onnx else None

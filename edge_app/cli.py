@@ -1,4 +1,4 @@
-"""Command line: ``python -m edge_app inpaint|stream ...`` (see --help).
+"""Command line: ``python -m edge_app inpaint|stream|bench|serve ...`` (see --help).
 
 Bad input ends with one line, ``error: <file>: <problem>``, and exit status
 2; warnings (empty mask, likely inverted mask) go to stderr as
@@ -11,14 +11,23 @@ import time
 import warnings
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
+
 from . import bench, fileio, masks
-from .backends import default_model, resolve_backend
-from .config import BACKENDS, MASK_CONVENTIONS, ROI_MODES, AppConfig
+from .backends import backend_choices, default_model, resolve_backend
+from .config import MASK_CONVENTIONS, ROI_MODES, AppConfig
 from .errors import InpaintError, InpaintWarning
+from .timings import Timings, in_order
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-#: Stages in the order the --timings table prints them.
-STAGES = ("decode", "preprocess", "h2d", "inference", "d2h", "copy", "cra", "blend", "encode")
+
+
+def _pixels(text: str) -> int:
+    """argparse type: a width in pixels, >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0 pixels, got {}".format(value))
+    return value
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +36,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("model")
     g.add_argument("--model", metavar="PATH",
                    help="model file (default: edge_app/models/hifill.onnx, or hifill.om for --backend acl)")
-    g.add_argument("--backend", choices=BACKENDS, default=defaults.backend,
+    g.add_argument("--backend", choices=backend_choices(), default=defaults.backend,
                    help="auto: acl when pyACL is importable (the board), else onnxruntime (default: %(default)s)")
     g.add_argument("--cra-matmul", metavar="OM", default=defaults.cra_matmul_model,
                    help="acl backend: run the CRA product on the AI core with this cra_matmul .om (made by "
@@ -41,6 +50,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--roi", choices=ROI_MODES, default=defaults.roi,
                    help="crop around the hole before inference: auto (when the crop is at most {:.0f}%% of the "
                         "frame), on, off (default: %(default)s)".format(100 * defaults.roi_auto_max_area))
+    g.add_argument("--feather", type=_pixels, metavar="PX", default=defaults.blend_feather,
+                   help="width in pixels of the soft edge around the hole where the fill fades into the "
+                        "original (0: a hard edge; default: %(default)s)")
     g.add_argument("--no-cra", action="store_true",
                    help="plain bilinear upsampling of the 512 result in the hole (ablation: no borrowed detail)")
     g.add_argument("--timings", action="store_true", help="print the seconds spent in each stage")
@@ -75,13 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     p.set_defaults(run=cmd_stream)
     bench.add_parser(sub)
+    p = sub.add_parser("serve", help="a web page to draw the mask on a photo or a live frame and see the result",
+                       description="Serve a page (no internet needed) where a browser uploads a photo or takes the "
+                                   "current frame of --source, paints the hole, inpaints and compares, with the "
+                                   "timings of each stage. Binds 127.0.0.1 unless --host is given; on another "
+                                   "address every request needs the token of the printed URL.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on: 0.0.0.0 for every network of the board (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s; 0: a free one)")
+    p.add_argument("--source", metavar="FILE|URL|INDEX",
+                   help="video file (looped), stream URL or camera index for the current frame and the live "
+                        "preview")
+    p.add_argument("--mask", default="stream_mask.png", metavar="MASK",
+                   help="with --source: the mask file of the stream, the one `stream --mask` reads; \"use this "
+                        "mask for the stream\" writes it (replacing a file that existed before the server "
+                        "started only with --overwrite); loaded at start when it exists (default: %(default)s)")
+    add_model_options(p)
+    p.set_defaults(run=cmd_serve)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> AppConfig:
     return AppConfig().with_options(mask_convention=args.mask_convention, roi=args.roi, cra=not args.no_cra,
                                     overwrite=args.overwrite, backend=args.backend,
-                                    cra_matmul_model=args.cra_matmul)
+                                    cra_matmul_model=args.cra_matmul, blend_feather=args.feather)
 
 
 def open_inpainter(args: argparse.Namespace, config: AppConfig):
@@ -89,13 +118,15 @@ def open_inpainter(args: argparse.Namespace, config: AppConfig):
     from .pipeline import Inpainter
     backend = resolve_backend(config.backend)
     model = args.model or default_model(backend, config)
-    options = {f: getattr(config, f) for f in ("mask_convention", "roi", "cra", "overwrite", "cra_matmul_model")}
+    options = {f: getattr(config, f)
+               for f in ("mask_convention", "roi", "cra", "overwrite", "cra_matmul_model", "blend_feather")}
     return Inpainter(model=model, backend=backend, **options)
 
 
-def read_pair(image_path: str, mask_path: str, config: AppConfig):
-    """(image, hole) from files, by the configured mask convention."""
-    image = fileio.read_image(image_path)
+def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray]:
+    """(image, hole) from files: the image with its depth, grey and alpha
+    (fileio.read_source), the hole by the configured mask convention."""
+    image = fileio.read_source(image_path)
     hole = masks.read_hole(mask_path, config.mask_convention, config.mask_threshold, config.alpha_threshold)
     return image, hole
 
@@ -144,26 +175,35 @@ class Progress:
             self._bar.close()
 
 
-def _print_timings(timings: Dict[str, float], frames: int = 1) -> None:
-    keys = [k for k in STAGES if k in timings] + sorted(k for k in timings if k not in STAGES)
+def _print_timings(timings: Timings, frames: int = 1) -> None:
     per = " per frame" if frames > 1 else ""
-    for key in keys:
-        print("  {:<11s} {:8.1f} ms{}".format(key, 1000.0 * timings[key] / max(frames, 1), per))
+    for stage, seconds in in_order(timings):
+        print("  {:<11s} {:8.1f} ms{}".format(stage, 1000.0 * seconds / max(frames, 1), per))
     print("  {:<11s} {:8.1f} ms{}".format("total", 1000.0 * sum(timings.values()) / max(frames, 1), per))
 
 
-def _inpaint_one(inpainter, image_path: str, mask_path: str, out_path: str, config: AppConfig,
-                 timings: bool) -> None:
+def _read_one(image_path: str, mask_path: str, out_path: str,
+              config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray, float]:
+    """Check OUT, read the pair and check that OUT's format keeps the image's
+    depth and alpha, before any inference: (image, hole, decode seconds)."""
     fileio.check_output_path(out_path, (image_path, mask_path), config.overwrite)
     t0 = time.perf_counter()
     image, hole = read_pair(image_path, mask_path, config)
     decode = time.perf_counter() - t0
-    result = inpainter.inpaint(image, hole, mask_path)
+    fileio.check_format(out_path, image.colour.dtype, image.alpha is not None)
+    return image, hole, decode
+
+
+def _inpaint_one(inpainter, job: Tuple[fileio.SourceImage, np.ndarray, float], mask_path: str, out_path: str,
+                 config: AppConfig, timings: bool) -> None:
+    """Inpaint a pair read by _read_one and write it in the input's layout (SourceImage.restore)."""
+    image, hole, decode = job
+    result = inpainter.inpaint(image.bgr, hole, mask_path)
     t0 = time.perf_counter()
-    fileio.write_image(out_path, result, config.jpeg_quality)
+    fileio.write_image(out_path, image.restore(result), config.jpeg_quality)
     stages = dict(inpainter.timings, decode=decode, encode=time.perf_counter() - t0)
     print("wrote {} ({}x{}, hole {:.1%}, {} backend, {:.2f} s)".format(
-        out_path, image.shape[1], image.shape[0], hole.mean(), inpainter.backend.name, sum(stages.values())))
+        out_path, result.shape[1], result.shape[0], hole.mean(), inpainter.backend.name, sum(stages.values())))
     if timings:
         _print_timings(stages)
 
@@ -189,7 +229,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             try:
                 for image_path, mask_path, out_path in pairs:
                     try:
-                        _inpaint_one(inpainter, image_path, mask_path, out_path, config, args.timings)
+                        job = _read_one(image_path, mask_path, out_path, config)
+                        _inpaint_one(inpainter, job, mask_path, out_path, config, args.timings)
                     except InpaintError as exc:
                         failed += 1
                         print("error: {}".format(exc), file=sys.stderr)
@@ -198,12 +239,9 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
                 progress.close()
         print("{} of {} images written to {}".format(len(pairs) - failed, len(pairs), args.output))
         return 2 if failed else 0
-    fileio.check_output_path(args.output, (args.image, args.mask), config.overwrite)
-    for path in (args.image, args.mask):  # fail on bad input before loading the model
-        if not os.path.isfile(path):
-            raise InpaintError("file not found", path)
+    job = _read_one(args.image, args.mask, args.output, config)  # bad input fails before the model loads
     with open_inpainter(args, config) as inpainter:
-        _inpaint_one(inpainter, args.image, args.mask, args.output, config, args.timings)
+        _inpaint_one(inpainter, job, args.mask, args.output, config, args.timings)
     return 0
 
 
@@ -228,6 +266,13 @@ def cmd_stream(args: argparse.Namespace) -> int:
     if args.timings and report.written:
         _print_timings(report.timings, report.written)
     return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import run_server
+    config = config_from_args(args)
+    with open_inpainter(args, config) as inpainter:
+        return run_server(inpainter, args.host, args.port, args.source, args.mask, config.overwrite, args.timings)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, fields, replace
 #: keep / black = hole (Huawei's Ascend sample).
 MASK_CONVENTIONS = ("white-hole", "keep-white")
 ROI_MODES = ("auto", "on", "off")
-BACKENDS = ("auto", "onnxruntime", "acl")
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 
@@ -44,12 +43,23 @@ class AppConfig:
     #: crops of 17 % and 37 % raised it by 9 % and 5 % (edge_app/README.md).
     roi_auto_max_area: float = 0.10
 
+    # --- preprocessing -----------------------------------------------------
+    #: A 512 pixel of the network's input is known when at least this
+    #: fraction of its native area is (its colour: the mean of those known
+    #: pixels); 1.0 is the reference's rule (any hole pixel makes a hole).
+    #: See edge_app.preprocess.
+    min_known: float = 0.5
+
     # --- CRA ---------------------------------------------------------------
     #: False: plain bilinear upsampling of the 512 result in the hole (ablation).
     cra: bool = True
     #: Soft-mask values at or below this are treated as 0 (a change below half
     #: a grey level): pixels there come back bit-identical.
     soft_floor: float = 1.0 / 512
+    #: The blend into the frame: 1 on the full-resolution hole, falling
+    #: linearly to 0 over this many pixels outside it (and never above the
+    #: model's upsampled 512 blend mask); see edge_app.cra.
+    blend_feather: int = 3
     #: In each attention row the smallest weights are dropped while their
     #: sum stays at or below this: the aggregated residual then errs by at
     #: most 255 * this grey levels (0.25 at the default; see cra.prune_rows).
@@ -84,6 +94,24 @@ class AppConfig:
     #: FourCC of the written video.
     stream_fourcc: str = "mp4v"
 
+    # --- web page (python -m edge_app serve) -------------------------------
+    #: Largest upload (a photo or a mask file), in bytes: 413 above it.
+    serve_max_upload: int = 64 * 1024 * 1024
+    #: Largest photo or mask, in pixels (8K UHD: 7680 x 4320): 413 above it,
+    #: read from the file's header before anything is decoded.
+    serve_max_pixels: int = 7680 * 4320
+    #: Seconds a request waits while another inference runs before it gets
+    #: 503 (busy); the model runs one inference at a time.
+    serve_wait: float = 60.0
+    #: Photos (and results) kept in memory for the page, the newest ones (an
+    #: 8K photo takes 100 MB).
+    serve_keep: int = 3
+    #: Live preview: JPEG frames of at most this longest side, this quality ...
+    serve_preview_side: int = 960
+    serve_preview_quality: int = 80
+    #: ... made only while a page asked for one within this many seconds.
+    serve_preview_idle: float = 5.0
+
     def with_options(self, **options) -> "AppConfig":
         """A copy with some fields replaced; unknown names are a TypeError."""
         known = {f.name for f in fields(self)}
@@ -100,9 +128,14 @@ class AppConfig:
             raise ValueError("mask_convention must be one of " + ", ".join(MASK_CONVENTIONS))
         if self.roi not in ROI_MODES:
             raise ValueError("roi must be one of " + ", ".join(ROI_MODES))
-        if self.backend not in BACKENDS:
-            raise ValueError("backend must be one of " + ", ".join(BACKENDS))
+        from .backends import backend_choices  # the registry imports this module
+        if self.backend not in backend_choices():
+            raise ValueError("backend must be one of " + ", ".join(backend_choices()))
         if not 0 <= self.mask_threshold < 255 or not 0 <= self.alpha_threshold < 255:
             raise ValueError("mask thresholds must be in 0..254")
         if self.cra_chunk_cells < 1 or self.stream_queue < 1 or self.cra_threads < 0:
             raise ValueError("cra_chunk_cells and stream_queue must be >= 1, cra_threads >= 0")
+        if self.blend_feather < 0:
+            raise ValueError("blend_feather (--feather) must be >= 0 pixels")
+        if not 0.0 < self.min_known <= 1.0:
+            raise ValueError("min_known must be in (0, 1]")

@@ -17,10 +17,14 @@ the native size and aspect ratio and touches only what the hole needs:
   sum stays <= ``prune_mass`` (error <= 255 * prune_mass grey levels);
 - ``result = clip(up(inpainted) + A @ R, 0, 255)`` with the residual
   ``R = (I - up(small)) * (1 - M)`` is rounded and blended with the
-  original, ``out = result * soft + I * (1 - soft)``, where ``soft`` is the
-  512 blend mask upsampled with the full-res hole forced to 1 (the early
+  original, ``out = result * soft + I * (1 - soft)``, where ``soft`` follows
+  the full-res hole: 1 in it, falling linearly to 0 over ``feather`` pixels
+  outside it, and never above the 512 blend mask upsampled (the early
   rounding costs at most half a grey level where 0 < soft < 1); every pixel
-  where soft <= soft_floor is returned bit-identical.
+  where soft <= soft_floor is returned bit-identical. Deliberate difference
+  from the reference, which blended with the upsampled 512 mask alone: that
+  mask covers known pixels up to a 512 pixel (and its blur) beyond the hole,
+  which came back as the blurry fill with a staircase edge.
 
 The product goes by chunks of active cells (``chunk_cells``). Flat rows (an
 untrained network's) use one matrix product per chunk over the residual of
@@ -105,11 +109,14 @@ class CraPlan:
     """
 
     def __init__(self, hole: np.ndarray, blend: np.ndarray, soft_floor: float = AppConfig.soft_floor,
-                 small_mask: Optional[np.ndarray] = None):
+                 small_mask: Optional[np.ndarray] = None, feather: int = AppConfig.blend_feather):
         height, width = hole.shape
         self.shape = (height, width)
         self.hole = hole
         self.soft_floor = float(soft_floor)
+        if feather < 0:
+            raise ValueError("feather must be >= 0 pixels, got {}".format(feather))
+        self.feather = int(feather)
         self.blend = np.array(blend, dtype=np.float32, copy=True)
         self.ys = np.arange(GRID + 1) * height // GRID
         self.xs = np.arange(GRID + 1) * width // GRID
@@ -143,10 +150,11 @@ class CraPlan:
         self._find_active(hole)
         self.cell_ids = np.array([c[0] for c in self.cells], dtype=np.intp)
 
-    def matches(self, hole: np.ndarray, blend: np.ndarray) -> bool:
-        """True when this plan is valid for ``hole`` and ``blend``."""
+    def matches(self, hole: np.ndarray, blend: np.ndarray, feather: Optional[int] = None) -> bool:
+        """True when this plan is valid for ``hole``, ``blend`` (and ``feather`` when given)."""
         same_hole = hole is self.hole or (hole.shape == self.shape and np.array_equal(hole, self.hole))
-        return same_hole and np.array_equal(self.blend, blend)
+        same_feather = feather is None or int(feather) == self.feather
+        return same_hole and same_feather and np.array_equal(self.blend, blend)
 
     def upsample(self, xrows: np.ndarray, j: int, y0: int, y1: int, cols,
                  out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -212,8 +220,22 @@ class CraPlan:
         x0 = np.clip(np.floor((self.xs[:-1] + 0.5) * scale - 0.5), 0, MODEL_SIZE - 1).astype(np.intp)
         x1 = np.clip(np.floor((self.xs[1:] - 0.5) * scale - 0.5) + 2, 1, MODEL_SIZE).astype(np.intp)
         count = (reach[np.ix_(y1, x1)] - reach[np.ix_(y0, x1)] - reach[np.ix_(y1, x0)] + reach[np.ix_(y0, x0)])
-        cand = self.has_hole | (count > 0)
+        cells = max(1, min(int(heights.min()), int(widths.min())))
+        near = cv2.dilate(self.has_hole.astype(np.uint8), np.ones((3, 3), np.uint8),
+                          iterations=-(-self.feather // cells)) if self.feather else self.has_hole
+        cand = self.has_hole | ((count > 0) & (near > 0))
         return cand & (heights > 0)[:, None] & (widths > 0)[None, :]
+
+    def _ramp(self, hole: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """1 on the hole, falling linearly to 0 at ``feather + 1`` pixels from
+        it (Euclidean distance), over rows y0:y1 and columns x0:x1."""
+        height, width = self.shape
+        f = self.feather
+        ya, yb, xa, xb = max(y0 - f, 0), min(y1 + f, height), max(x0 - f, 0), min(x1 + f, width)
+        known = (hole[ya:yb, xa:xb] == 0).astype(np.uint8)
+        dist = cv2.distanceTransform(known, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        ramp = 1.0 - dist[y0 - ya:y1 - ya, x0 - xa:x1 - xa] * np.float32(1.0 / (f + 1))
+        return np.maximum(ramp, 0.0, out=ramp)
 
     def _find_active(self, hole: np.ndarray) -> None:
         """Exact soft mask over runs of candidate cells of each grid row;
@@ -229,6 +251,7 @@ class CraPlan:
                 soft = self.upsample(xblend, j, y0, y1, slice(xa, xb))
                 if not capped:
                     np.minimum(soft, 1.0, out=soft)
+                np.minimum(soft, self._ramp(hole, y0, y1, xa, xb), out=soft)
                 cv2.threshold(soft, self.soft_floor, 0.0, cv2.THRESH_TOZERO, dst=soft)
                 np.copyto(soft, 1.0, where=hole[y0:y1, xa:xb] != 0)
                 marked = cv2.compare(soft, 0.0, cv2.CMP_GT)
@@ -550,7 +573,7 @@ def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, xinp: np.n
 def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attention: Optional[np.ndarray],
             blend: np.ndarray, *, small: Optional[np.ndarray] = None, plan: Optional[CraPlan] = None,
             out: Optional[np.ndarray] = None, soft_floor: float = AppConfig.soft_floor,
-            prune_mass: float = AppConfig.attention_prune_mass, chunk_cells: int = AppConfig.cra_chunk_cells,
+            feather: int = AppConfig.blend_feather, prune_mass: float = AppConfig.attention_prune_mass, chunk_cells: int = AppConfig.cra_chunk_cells,
             matmul: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None,
             threads: int = 0, timings: Optional[Dict[str, float]] = None) -> np.ndarray:
     """Full-resolution result from the network's 512 outputs.
@@ -567,6 +590,7 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     fine), ``matmul(a, b)`` to run the whole aggregation product at once
     elsewhere (e.g. on the AI core),
     ``threads`` worker threads over chunks of cells (0: ``default_threads``),
+    ``feather`` the width in pixels of the soft edge outside the hole,
     ``timings`` a dict that gets seconds added under "cra" and "blend".
     """
     t_start = time.perf_counter()
@@ -581,8 +605,8 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     x2 = np.clip(_as_plane(inpainted, 3, "inpainted"), 0.0, 255.0)
     threads = threads or default_threads(*image.shape[:2])
     # whole-frame and whole-row work (plan, x upsampling) with OpenCV's own threads
-    if plan is None or not plan.matches(hole, blend):
-        plan = CraPlan(hole, blend, soft_floor)
+    if plan is None or not plan.matches(hole, blend, feather):
+        plan = CraPlan(hole, blend, soft_floor, feather=feather)
     if out is None:
         out = image.copy()
     width = image.shape[1]

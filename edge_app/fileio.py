@@ -1,11 +1,15 @@
 """Reading and writing image files (the only module that touches the disk).
 
-Images come back as uint8 BGR (H, W, 3) whatever the file holds: JPEG EXIF
-orientation applied, 16-bit scaled to 8-bit, grey expanded, alpha dropped.
+The model works on uint8 BGR (H, W, 3): JPEG EXIF orientation applied,
+16-bit scaled to 8-bit, grey expanded, alpha left out. ``read_source`` keeps
+what that copy leaves out (bit depth, grey, alpha) so that
+``SourceImage.restore`` gives back the file's layout, and ``write_image``
+refuses a format that would lose depth or alpha instead of downgrading.
 Mask files come back as raw arrays (grey, or BGRA when they carry alpha) for
 ``masks.hole_from_file_array`` to interpret.
 """
 import os
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -13,6 +17,9 @@ import numpy as np
 from .errors import InpaintError
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
+#: Output extensions that keep 16-bit pixels, and those that keep an alpha channel.
+KEEPS_16_BIT = (".png", ".tif", ".tiff")
+KEEPS_ALPHA = (".png", ".tif", ".tiff", ".webp")
 
 
 def _is_jpeg(path: str) -> bool:
@@ -43,24 +50,64 @@ def _decode(path: str, flags: int) -> np.ndarray:
     return arr
 
 
-def read_image(path: str) -> np.ndarray:
-    """uint8 BGR (H, W, 3).
+class SourceImage:
+    """An image file as decoded: ``bgr`` is the uint8 BGR (H, W, 3) copy the
+    model takes; ``colour`` the file's colour at full precision, uint8 or
+    uint16, (H, W) when grey, else (H, W, 3) BGR; ``alpha`` its (H, W) alpha
+    plane (same dtype) or None. ``path`` names the file in errors."""
 
-    JPEGs are decoded with IMREAD_COLOR, which applies the EXIF orientation
-    (the pixels come back as a viewer shows them). Other formats are decoded
-    unchanged so 16-bit and alpha are seen, then normalised.
+    def __init__(self, colour: np.ndarray, alpha: Optional[np.ndarray], path: str):
+        self.colour = colour
+        self.alpha = alpha
+        self.grey = colour.ndim == 2
+        bgr = to_uint8(colour, path)
+        self.bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR) if self.grey else bgr
+
+    def restore(self, result: np.ndarray) -> np.ndarray:
+        """The file's layout (depth, grey, alpha) for ``result``, an inpainted ``bgr``.
+
+        Grey input: the result converted to grey. Pixels equal to ``bgr`` keep
+        the file's values bit for bit; changed ones get the file's value plus
+        the 8-bit change scaled to the file's depth (x 257 for 16-bit),
+        clipped. The alpha plane is carried through unchanged.
+        """
+        out = result if self.colour is self.bgr else self._apply_change(result)  # 8-bit colour: nothing to carry
+        return out if self.alpha is None else np.dstack([out, self.alpha])
+
+    def _apply_change(self, result: np.ndarray) -> np.ndarray:
+        new, old = result, self.bgr
+        if self.grey:
+            new, old = cv2.cvtColor(result, cv2.COLOR_BGR2GRAY), cv2.cvtColor(self.bgr, cv2.COLOR_BGR2GRAY)
+        out = self.colour.copy()
+        changed = new != old
+        scale = 257 if out.dtype == np.uint16 else 1
+        moved = out[changed].astype(np.int32) + scale * (new[changed].astype(np.int32) - old[changed])
+        out[changed] = np.clip(moved, 0, np.iinfo(out.dtype).max)
+        return out
+
+
+def read_source(path: str) -> SourceImage:
+    """Decode an image file for the model, keeping its depth, grey and alpha.
+
+    JPEGs are decoded with IMREAD_ANYCOLOR, which applies the EXIF
+    orientation (the pixels come back as a viewer shows them) and keeps grey.
+    Other formats are decoded unchanged (no orientation applied), so 16-bit
+    and alpha are seen. 8- and 16-bit only.
     """
     _check_readable(path)
     if _is_jpeg(path):
-        return _decode(path, cv2.IMREAD_COLOR)
-    arr = to_uint8(_decode(path, cv2.IMREAD_UNCHANGED), path)
-    if arr.ndim == 2:
-        return cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
+        return SourceImage(_decode(path, cv2.IMREAD_ANYCOLOR), None, path)
+    arr = _decode(path, cv2.IMREAD_UNCHANGED)
+    if arr.ndim == 2 or arr.shape[2] == 3:
+        return SourceImage(arr, None, path)
     if arr.shape[2] == 4:
-        return cv2.cvtColor(arr, cv2.COLOR_BGRA2BGR)
-    if arr.shape[2] == 3:
-        return arr
+        return SourceImage(np.ascontiguousarray(arr[..., :3]), np.ascontiguousarray(arr[..., 3]), path)
     raise InpaintError("unsupported channel count {}".format(arr.shape[2]), path)
+
+
+def read_image(path: str) -> np.ndarray:
+    """uint8 BGR (H, W, 3): the model's copy of the file (see read_source)."""
+    return read_source(path).bgr
 
 
 def read_mask_file(path: str) -> np.ndarray:
@@ -100,8 +147,22 @@ def check_output_path(out: str, inputs, overwrite: bool) -> None:
         raise InpaintError("cannot write this image format (use .png, .jpg, ...)", out)
 
 
+def check_format(path: str, dtype: np.dtype, alpha: bool) -> None:
+    """Refuse an output format that would turn 16-bit pixels into 8-bit or drop alpha."""
+    ext = os.path.splitext(path)[1].lower()
+    if np.dtype(dtype) == np.uint16 and ext not in KEEPS_16_BIT:
+        raise InpaintError("{} cannot hold the 16-bit pixels of the input: write .png or .tif".format(
+            ext or "this format"), path)
+    if alpha and ext not in KEEPS_ALPHA:
+        raise InpaintError("{} cannot hold the alpha channel of the input: write .png, .tif or .webp".format(
+            ext or "this format"), path)
+
+
 def write_image(path: str, image: np.ndarray, jpeg_quality: int = 95) -> None:
-    """Write uint8 BGR, creating the parent folder; raise InpaintError if that fails."""
+    """Write uint8 or uint16, grey, BGR or BGRA, creating the parent folder;
+    raise InpaintError if the format cannot hold the pixels (check_format)
+    or writing fails."""
+    check_format(path, image.dtype, image.ndim == 3 and image.shape[2] == 4)
     parent = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(parent, exist_ok=True)

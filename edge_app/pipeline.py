@@ -7,7 +7,7 @@ What depends only on the mask (ROI, 512 mask, CRA plan) is prepared once in
 a ``Prepared`` so a stream with a fixed mask pays for it once; ``infer`` and
 ``finish`` split a frame's work so inference of one frame can overlap the
 host work of the previous one. Every call records seconds per stage in
-``timings`` (preprocess, h2d, inference, d2h, copy, cra, blend).
+``timings`` (preprocess, h2d, inference, d2h, cra, blend).
 """
 import time
 from typing import Dict, Optional
@@ -19,7 +19,7 @@ from .backends import Backend, open_backend
 from .backends.base import Outputs
 from .config import AppConfig
 from .errors import InpaintError
-from .preprocess import image_input, mask_input, small_hole, small_image
+from .preprocess import image_input, known_fraction, known_small_image, majority_hole, mask_input, small_hole
 
 
 class Prepared:
@@ -33,7 +33,11 @@ class Prepared:
         y0, y1, x0, x1 = self.box or (0, hole.shape[0], 0, hole.shape[1])
         self.window = (slice(y0, y1), slice(x0, x1))
         self.hole = np.ascontiguousarray(hole[self.window])
-        self.small_mask = small_hole(self.hole)
+        #: 512 cells holding any hole pixel (the CRA plan's view) ...
+        self.any_mask = small_hole(self.hole)
+        #: ... and the network's hole (see AppConfig.min_known)
+        self.fraction = known_fraction(self.hole)
+        self.small_mask = self.any_mask if config.min_known >= 1.0 else majority_hole(self.fraction, config.min_known)
         if not self.empty and self.small_mask.all():
             raise InpaintError("the hole leaves no fully known pixel in the network's 512 x 512 view: "
                                "nothing left to borrow from")
@@ -93,7 +97,8 @@ class Inpainter:
             raise InpaintError("frame is {}x{} but the mask is {}x{}".format(
                 image.shape[1], image.shape[0], prepared.shape[1], prepared.shape[0]))
         t0 = time.perf_counter()
-        inferred.small = small_image(image[prepared.window])
+        inferred.small = known_small_image(image[prepared.window], prepared.hole, prepared.fraction,
+                                           prepared.small_mask)
         img_input = image_input(inferred.small)
         _add(inferred.timings, "preprocess", time.perf_counter() - t0)
         inferred.outputs = self.backend.run(img_input, prepared.mask_input)
@@ -109,18 +114,20 @@ class Inpainter:
         timings = inferred.timings
         t0 = time.perf_counter()
         out = image.copy()
-        _add(timings, "copy", time.perf_counter() - t0)
+        _add(timings, "cra", time.perf_counter() - t0)
         if inferred.outputs is not None:
             inpainted, attention, blend = inferred.outputs
             blend = blend.reshape(blend.shape[-3:-1])
-            if prepared.plan is None or not prepared.plan.matches(prepared.hole, blend):
+            if prepared.plan is None or not prepared.plan.matches(prepared.hole, blend, self.config.blend_feather):
                 t0 = time.perf_counter()
-                prepared.plan = cra.CraPlan(prepared.hole, blend, self.config.soft_floor, prepared.small_mask)
+                prepared.plan = cra.CraPlan(prepared.hole, blend, self.config.soft_floor, prepared.any_mask,
+                                            self.config.blend_feather)
                 _add(timings, "cra", time.perf_counter() - t0)
             plan = prepared.plan
             cra.compose(image[prepared.window], prepared.hole, inpainted, attention if self.config.cra else None,
                         blend, small=inferred.small, plan=plan, out=out[prepared.window],
-                        soft_floor=self.config.soft_floor, prune_mass=self.config.attention_prune_mass,
+                        soft_floor=self.config.soft_floor, feather=self.config.blend_feather,
+                        prune_mass=self.config.attention_prune_mass,
                         chunk_cells=self.config.cra_chunk_cells, threads=self.config.cra_threads,
                         matmul=self.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
         self.timings = timings

@@ -1,8 +1,12 @@
 """Frame + hole -> the network's 512 x 512 inputs (spec hifill.md 6, step 2).
 
-The image is area-averaged (never nearest: nearest aliases); a 512 pixel is a
-hole if any native pixel it overlaps is one, so no hole pixel leaks into the
-"known" part the network copies from.
+The image is area-averaged (never nearest: nearest aliases). The reference
+makes a 512 pixel a hole if any native pixel it overlaps is one
+(``small_hole``); that widens a hole by up to a 512 pixel (8.5 native ones
+at 4K) on each side and hides the known pixels closest to it. With
+``min_known`` < 1 a 512 pixel is known when at least that fraction of its
+area is, and its colour is the area mean of its known native pixels only
+(``known_small_image``): still no hole pixel leaks into the known part.
 """
 import cv2
 import numpy as np
@@ -35,6 +39,33 @@ def small_hole(hole: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
     rows = _any_pool_rows(m, size)
     pooled = _any_pool_rows(np.ascontiguousarray(rows.T), size).T
     return (pooled != 0).astype(np.uint8)
+
+
+def known_fraction(hole: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
+    """float32 (size, size): the known fraction of each 512 pixel's area."""
+    known = (hole == 0).astype(np.float32)
+    return cv2.resize(known, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def majority_hole(fraction: np.ndarray, min_known: float) -> np.ndarray:
+    """uint8 0/1 hole of the 512 pixels whose known fraction is below ``min_known``."""
+    return (fraction < min_known).astype(np.uint8)
+
+
+def known_small_image(image: np.ndarray, hole: np.ndarray, fraction: np.ndarray,
+                      small_mask: np.ndarray) -> np.ndarray:
+    """``small_image`` where a 512 pixel is wholly known; where it is only
+    partly known (and counted known in ``small_mask``), the area mean of its
+    known native pixels (hole pixels zeroed, the mean divided by
+    ``fraction``; rounding error below one grey level when fraction >= 0.5)."""
+    small = small_image(image)
+    partial = (small_mask == 0) & (fraction < 1.0)
+    if partial.any():
+        masked = image.copy()
+        masked[hole != 0] = 0
+        sums = small_image(masked)[partial].astype(np.float32)
+        small[partial] = np.clip(np.rint(sums / fraction[partial][:, None]), 0, 255).astype(np.uint8)
+    return small
 
 
 def image_input(small: np.ndarray) -> np.ndarray:

@@ -18,20 +18,22 @@ import numpy as np
 from . import masks
 from .errors import InpaintError, InpaintWarning
 from .pipeline import Inpainter
+from .timings import Timings
 
 _END = object()
 
 
 class StreamReport:
     """What happened: frames written, dropped (read but not processed),
-    unreadable (failed reads), wall seconds and frames per second."""
+    unreadable (failed reads), wall seconds, frames per second and the
+    seconds per stage summed over the written frames."""
 
     def __init__(self) -> None:
         self.written = 0
         self.dropped = 0
         self.unreadable = 0
         self.seconds = 0.0
-        self.timings = {}  # summed stage seconds over written frames
+        self.timings = {}  # type: Timings
 
     @property
     def fps(self) -> float:

@@ -3,7 +3,8 @@
 
     scripts/compare_timings.py A.json B.json ... [--plot timings.png] [--out table.md]
 
-Validates every file (edge_app.bench.validate_report), then prints, per
+Validates every file (edge_app.bench.validate_report; reports of an older
+schema version are read in the current one's stage names), then prints, per
 resolution, a markdown table of stages x machines (median ms) with the ratio
 of each machine to the first file; with --plot, one stacked bar chart per
 resolution (stage medians stacked, one bar per file).
@@ -16,7 +17,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from edge_app.bench import STAGES, validate_report  # noqa: E402
+from edge_app.bench.schema import upgrade_report, validate_report  # noqa: E402
+from edge_app.timings import STAGES  # noqa: E402
 
 Report = Dict[str, object]
 
@@ -26,7 +28,8 @@ class CompareError(Exception):
 
 
 def load_report(path: str) -> Report:
-    """Read and validate one report; CompareError lists its problems."""
+    """Read and validate one report (in the current schema version's terms);
+    CompareError lists its problems."""
     try:
         with open(path) as f:
             report = json.load(f)
@@ -37,7 +40,7 @@ def load_report(path: str) -> Report:
     problems = validate_report(report)
     if problems:
         raise CompareError("{}: not a valid bench report:\n  ".format(path) + "\n  ".join(problems))
-    return report
+    return upgrade_report(report)
 
 
 def label(path: str, report: Report) -> str:

@@ -1,5 +1,7 @@
-"""Shared test fixtures."""
+"""Shared test fixtures (the acl stand-in's: tests/edge_fakes.py)."""
 import pytest
+
+pytest_plugins = ["edge_fakes"]
 
 
 @pytest.fixture(scope="module")
@@ -11,3 +13,8 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains, starts processes (scripts, a server, a browser) or runs the "
+                                       "512 model; -m 'not slow' leaves them out, CI runs them too")

@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # starts a process
 def test_bench_cra_prints_every_figure():
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_cra.py"), "--sizes", "640x360",
                            "--runs", "1", "--flat"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -5,8 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "board_check.sh"
+pytestmark = pytest.mark.slow  # every test starts the script
 
 # The shape of an `npu-smi info` table on an Atlas 200I DK A2 (chip 310B4).
 NPU_SMI_TABLE = """\

@@ -16,14 +16,13 @@ import pytest
 
 import onnx
 
+import edge_fakes
 from convert import bundle
-from edge_app import bench, interface
+from edge_app import interface
+from edge_app.bench import frames
 
 REPO = Path(__file__).resolve().parent.parent
 STANDIN = REPO / "tests" / "acl_standin"
-sys.path.insert(0, str(STANDIN))  # only for edge_fakes: acl must not stay importable here
-import edge_fakes  # noqa: E402
-sys.path.remove(str(STANDIN))
 DEPLOY = REPO / "scripts" / "deploy_board.sh"
 #: What the board has (spec ascend.md 1), plus onnxruntime for the ONNX variant.
 BOARD_PACKAGES = ("numpy", "numpy.libs", "cv2", "opencv_python_headless.libs", "onnxruntime")
@@ -41,8 +40,8 @@ def inputs(tmp_path_factory):
     onnx.save(model, str(onnx_path))
     om = d / "hifill.om"
     om.write_bytes(b"not a real om: the acl stand-in runs hifill.onnx beside it\n")
-    image = bench.synthetic_frame(480, 320, seed=5)
-    hole = bench.obstruction_mask(480, 320, seed=6)
+    image = frames.synthetic_frame(480, 320, seed=5)
+    hole = frames.obstruction_mask(480, 320, seed=6)
     cv2.imwrite(str(d / "photo.jpg"), image)
     cv2.imwrite(str(d / "photo_mask.png"), hole * 255)
     return {"om": om, "onnx": onnx_path, "image": d / "photo.jpg", "mask": d / "photo_mask.png"}
@@ -89,6 +88,7 @@ def _unpack(archive, dest):
     return dest
 
 
+@pytest.mark.slow  # starts a process
 def test_board_env_has_only_the_board_packages(board_python):
     wrapper, _ = board_python
     code = ("import importlib.util as u; "
@@ -99,13 +99,15 @@ def test_board_env_has_only_the_board_packages(board_python):
     assert proc.stdout.split() == ["numpy", "cv2", "onnxruntime"]
 
 
+@pytest.mark.slow  # starts processes
 def test_contents_and_checksums(built, inputs, tmp_path):
     with tarfile.open(str(built)) as tar:
         names = tar.getnames()
         modes = {m.name: m.mode for m in tar.getmembers()}
     app = [n for n in names if n.startswith("edge_app/")]
-    assert "edge_app/pipeline.py" in app and "edge_app/interface.py" in app and "edge_app/bench.py" in app
-    assert all(n.endswith(".py") for n in app)
+    assert "edge_app/pipeline.py" in app and "edge_app/interface.py" in app and "edge_app/bench/cli.py" in app
+    assert all(n.endswith(".py") for n in app if not n.startswith("edge_app/static/"))
+    assert "edge_app/static/index.html" in app  # the serve page travels too
     assert not any("/tests/" in n or "__pycache__" in n or "/samples/" in n or "/models/" in n for n in app)
     assert sorted(set(names) - set(app)) == sorted([
         "SHA256SUMS", "board_check.sh", "interface.json", "model.om", "model.onnx", "requirements-board.txt",
@@ -134,6 +136,7 @@ def test_contents_and_checksums(built, inputs, tmp_path):
     assert description["onnx_metadata"]["source"] == "edge_fakes"
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("backend", ["onnxruntime", "acl"])
 def test_run_script_inpaints_the_sample(built, board_python, tmp_path, backend):
     d = _unpack(built, tmp_path / "board")
@@ -177,9 +180,10 @@ def test_board_problems_flags_newer_syntax_and_host_imports():
                         "edge_app/m.py:3: imports onnx, which the board does not have"]
     walrus = bundle.board_problems(Path("edge_app/w.py"), "if (n := 3):\n    pass\n")
     assert len(walrus) == 1 and "not Python 3.7 syntax" in walrus[0]
-    assert all(bundle.board_problems(p, p.read_text()) == [] for p in bundle.app_files())
+    assert all(bundle.board_problems(p, p.read_text()) == [] for p in bundle.app_files() if p.suffix == ".py")
 
 
+@pytest.mark.slow  # starts processes
 def test_deploy_local(built, board_python, tmp_path):
     dest = tmp_path / "board_home" / "hifill_edge"
     proc = subprocess.run(["bash", str(DEPLOY), str(built), "--local", str(dest), "--backend", "onnxruntime"],
@@ -191,6 +195,7 @@ def test_deploy_local(built, board_python, tmp_path):
     assert "deployed to {}".format(dest) in proc.stdout
 
 
+@pytest.mark.slow  # starts processes
 def test_deploy_dry_run_prints_and_runs_nothing(built, tmp_path):
     # ssh / scp stand-ins that would leave a mark if anything called them.
     bin_dir = tmp_path / "bin"

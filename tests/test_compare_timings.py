@@ -7,10 +7,13 @@ from pathlib import Path
 import cv2
 import pytest
 
-from edge_app.bench import SCHEMA_VERSION, STAGES, validate_report
+from edge_app.bench import SCHEMA_VERSION, validate_report
+from edge_app.bench.schema import V1_STAGE_NAMES
+from edge_app.timings import STAGES
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "compare_timings.py"
+pytestmark = pytest.mark.slow  # every test starts the script
 
 
 def _timing(ms):
@@ -101,3 +104,24 @@ def test_rejects_an_invalid_report(two_reports, tmp_path):
     assert "stages: missing inference" in proc.stderr
     assert "min_ms <= median_ms" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_reads_reports_of_schema_version_1(two_reports, tmp_path):
+    """Version 1 named three stages otherwise: its files compare with new ones."""
+    pa, pb = two_reports
+    old = json.loads(pb.read_text())
+    new_to_old = {new: old_name for old_name, new in V1_STAGE_NAMES.items()}
+    old["schema_version"] = "1"
+    for result in old["results"]:
+        result["stages"] = {new_to_old.get(s, s): t for s, t in result["stages"].items()}
+        result["stages"]["device_to_host"].update(median_ms=0, min_ms=0, max_ms=0, included_in="inference")
+    assert "cra_compose" in old["results"][0]["stages"] and validate_report(old) == []
+    pc = tmp_path / "old.json"
+    pc.write_text(json.dumps(old))
+    proc = _compare(pa, pc)
+    assert proc.returncode == 0, proc.stderr
+    body = {r[0]: r for r in _table_rows(proc.stdout, "640x360")[1:]}
+    assert list(body) == list(STAGES) + ["end to end", "stream frames/s"]
+    k = STAGES.index("cra")
+    assert float(body["cra"][2]) == pytest.approx(2 * (k + 1), rel=1e-3)
+    assert body["d2h"][2] == "in inference"

@@ -69,6 +69,7 @@ def _job(tmp_path, **kw) -> AtcJob:
                   input_shape=IMG_MASK_SHAPE, **kw)
 
 
+@pytest.mark.slow  # starts a process
 def test_convert_script_has_full_command(tmp_path):
     text = convert_script(_job(tmp_path))
     for flag in ('--model="$MODEL"', "--framework=5", '--output="$HERE/hifill"', "--soc_version=Ascend310",
@@ -109,6 +110,7 @@ def test_aipp_needs_nchw_image_input():
         aipp_size(nhwc)
 
 
+@pytest.mark.slow  # exports the 512 model
 def test_cli_writes_script_for_exported_model(exported, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no atc here
     out = tmp_path / "om"
@@ -122,6 +124,7 @@ def test_cli_writes_script_for_exported_model(exported, tmp_path, capsys, monkey
     assert "AIPP needs" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # starts a process
 def test_cli_runs_script_when_atc_exists(tmp_path, capsys, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -32,11 +32,13 @@ def outputs(exported):
     return img, mask, run_ort(ort_session(str(exported.path)), img, mask)
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_export_passes_check_with_interface(exported):
     report = check_model(exported.model(), name=str(exported.path))
     assert report.ok, report.to_text()
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_graph_is_simplified_static_opset11(exported):
     model = exported.model()
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [OPSET]
@@ -45,6 +47,7 @@ def test_graph_is_simplified_static_opset11(exported):
     assert {"Conv", "MatMul", "Softmax", "Resize"} <= ops
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_file_size_has_no_duplicated_constants(exported):
     size = exported.path.stat().st_size
     weights = sum(p.numel() * 4 for p in exported.wrapper.parameters())
@@ -52,6 +55,7 @@ def test_file_size_has_no_duplicated_constants(exported):
     assert size - weights < 1 << 20  # coverage maps + identity kernel: ~0.4 MB
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_metadata_provenance(exported):
     meta = {p.key: p.value for p in exported.model().metadata_props}
     assert set(interface.METADATA_KEYS) <= set(meta)
@@ -62,6 +66,7 @@ def test_metadata_provenance(exported):
     assert meta["precision"] == "fp32"
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_runs_with_interface_shapes(outputs):
     _, _, out = outputs
     for name, (shape, _) in interface.OUTPUTS.items():
@@ -69,6 +74,7 @@ def test_runs_with_interface_shapes(outputs):
     assert 0.0 <= out["inpainted"].min() and out["inpainted"].max() <= 255.0
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_inpainted_equals_input_outside_hole(outputs):
     img, mask, out = outputs
     known = mask[..., 0] == 0
@@ -77,6 +83,7 @@ def test_inpainted_equals_input_outside_hole(outputs):
     assert np.abs(out["inpainted"] - img)[~known].max() > 1.0  # the hole was filled, not copied
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_mask_processed_is_one_in_hole_and_fades_outside(outputs):
     _, mask, out = outputs
     soft, hole = out["mask_processed"][0, ..., 0], mask[0, ..., 0] > 0.5
@@ -89,6 +96,7 @@ def test_mask_processed_is_one_in_hole_and_fades_outside(outputs):
     assert np.all(soft[~reach] == 0.0)
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_mask_is_binarised_in_graph(exported, outputs):
     img, mask, out = outputs
     soft_mask = np.where(mask > 0.5, 0.9, 0.2).astype(np.float32)  # JPEG-like, not binary
@@ -97,6 +105,7 @@ def test_mask_is_binarised_in_graph(exported, outputs):
         np.testing.assert_array_equal(again[name], out[name])
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_refuses_to_overwrite(exported, capsys):
     before = exported.path.read_bytes()
     assert main(["export", "--out", str(exported.path), "--random-init"]) == 2
@@ -105,6 +114,7 @@ def test_refuses_to_overwrite(exported, capsys):
     onnx.checker.check_model(str(exported.path))
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_provenance_from_checkpoint(tmp_path, exported):
     path = tmp_path / "g.pt"
     save_checkpoint(path, {"generator": exported.wrapper.generator.state_dict(), "step": 1234, "config": {}})

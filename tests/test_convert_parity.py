@@ -52,6 +52,7 @@ def test_load_photos_and_masks(photo_dir):
     assert set(np.unique(m0)) == {0.0, 1.0} and 0.05 < m0.mean() < 0.5
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_ort_matches_pytorch(report):
     assert report.images == ["astronaut.png", "coffee.png"]
     assert report.fp32["inpainted"].max_abs < INPAINTED_TOL
@@ -60,6 +61,7 @@ def test_ort_matches_pytorch(report):
     assert report.outside_hole_max < 1e-3
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_fp16_run_differs_but_stays_small(report):
     inp = report.fp16["inpainted"]
     assert 0.0 < inp.mean_abs  # it really ran in fp16
@@ -103,6 +105,7 @@ def test_fp16_converter_keeps_resize_scales_fp32():
     assert model.graph.initializer[2].data_type == TensorProto.FLOAT  # input unchanged
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_refuses_other_weights(exported):
     _, other = load_wrapper(None, exported.seed + 1)
     with pytest.raises(ValueError, match="seed"):
@@ -110,6 +113,7 @@ def test_refuses_other_weights(exported):
     ensure_same_weights(exported.model(), exported.provenance)
 
 
+@pytest.mark.slow  # the exported 512 model
 def test_cli_parity(exported, photo_dir, capsys):
     assert main(["parity", str(exported.path), "--random-init", "--seed", str(exported.seed + 1),
                  "--images", str(photo_dir)]) == 2

@@ -8,12 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+import edge_fakes
 from edge_app.cli import main
-
-STANDIN = str(Path(__file__).parent / "acl_standin")
-sys.path.insert(0, STANDIN)
-import edge_fakes  # noqa: E402
-sys.path.remove(STANDIN)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,6 +62,26 @@ def test_inpaint_one_image(tmp_path, model, capsys):
     assert code == 0, err
     ablation = cv2.imread(str(plain))
     assert not np.array_equal(ablation, result) and np.array_equal(ablation[far], image[far])
+
+
+def test_feather_sets_the_soft_edge(tmp_path, model, capsys):
+    """--feather 0: only hole pixels change; --feather 6: known pixels up to
+    6 px from the hole blend too, none farther; a negative width is an error."""
+    image_path, mask_path, image, mask = make_files(tmp_path)
+    dist = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    changed = {}
+    for px in (0, 6):
+        out = tmp_path / "feather{}.png".format(px)
+        code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", out, "--model", model,
+                                "--backend", "onnxruntime", "--feather", px], capsys)
+        assert code == 0, err
+        changed[px] = (cv2.imread(str(out)) != image).any(axis=2)
+    assert not changed[0][mask == 0].any()
+    assert changed[6][(dist > 0) & (dist <= 3)].mean() > 0.5
+    assert not changed[6][dist > 7].any()
+    with pytest.raises(SystemExit) as exc:
+        run_cli(["inpaint", image_path, mask_path, "-o", tmp_path / "bad.png", "--feather", "-1"], capsys)
+    assert exc.value.code == 2 and "--feather: must be >= 0" in capsys.readouterr().err
 
 
 def test_output_folder_is_created(tmp_path, model, capsys):
@@ -176,6 +192,7 @@ def test_stream_command(tmp_path, model, capsys):
     assert code == 2 and "output path is the input" in err
 
 
+@pytest.mark.slow  # starts a process
 def test_the_app_never_imports_torch_or_onnx(tmp_path, model):
     image_path, mask_path, _, _ = make_files(tmp_path)
     code = (

@@ -12,10 +12,12 @@ from edge_app.preprocess import small_hole, small_image
 FLOOR = 1.0 / 512
 
 
-def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR):
+def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR, feather=3):
     """Spec section 6 at native size, written the obvious way: full-frame
     float residual, all 1024 x 1024 weights, cells with edges k * H // 32 and
-    patches of the largest cell size from each cell's corner (edge-padded)."""
+    patches of the largest cell size from each cell's corner (edge-padded);
+    the blend is the upsampled 512 mask capped by a linear ramp over
+    ``feather`` pixels of full-frame distance to the hole."""
     height, width = hole.shape
     ys, xs = np.arange(33) * height // 32, np.arange(33) * width // 32
     ph, pw = np.diff(ys).max(), np.diff(xs).max()
@@ -33,6 +35,8 @@ def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR):
             result[ys[j]:ys[j + 1], xs[i]:xs[i + 1]] += agg[j * 32 + i, :h, :w]
     result = np.clip(result, 0, 255)
     soft = np.clip(cv2.resize(blend, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float64)
+    dist = cv2.distanceTransform((hole == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    soft = np.minimum(soft, np.clip(1.0 - dist / (feather + 1.0), 0, 1))
     soft[hole != 0] = 1.0
     out = np.rint(result * soft[..., None] + frame * (1 - soft[..., None]))
     return np.where((soft > floor)[..., None], out, image).astype(np.uint8), soft
@@ -74,6 +78,27 @@ def test_compose_matches_dense_reference(height, width, peaked):
     untouched = (soft <= FLOOR / 2) & (hole == 0)
     assert untouched.any()
     assert np.array_equal(exact[untouched], image[untouched])
+
+
+@pytest.mark.parametrize("feather", [0, 1, 3, 60])
+def test_blend_follows_the_native_hole(feather):
+    """The soft edge is the native hole's own: known pixels more than
+    ``feather`` pixels from it come back bit-identical, though the
+    upsampled 512 mask reaches beyond them (60 px: wider than that mask,
+    whose own edge then holds)."""
+    image, hole, inpainted, attention, blend = make_case(1200, 2000, seed=9)
+    expected, soft = dense_reference(image, hole, inpainted, attention, blend, feather=feather)
+    out = compose(image, hole, inpainted, attention, blend, prune_mass=0.0, feather=feather)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    dist = cv2.distanceTransform((hole == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    far = dist > feather + 1
+    up_blend = cv2.resize(blend, (2000, 1200), interpolation=cv2.INTER_LINEAR)
+    if feather <= 3:
+        assert (far & (up_blend > 0.05)).any()  # where the 512 mask alone would have blended
+    assert np.array_equal(out[far], image[far])
+    if feather:
+        ring = (dist > 0) & (dist <= max(1.0, feather / 2)) & (up_blend > 0.99)
+        assert ring.any() and (soft[ring] > 0.4).all()
 
 
 @pytest.mark.parametrize("dense_fraction", [0.0, 2.0])

@@ -1,4 +1,4 @@
-"""edge_app reading conventions and the checks of bad input."""
+"""edge_app reading and writing conventions and the checks of bad input."""
 import struct
 import warnings
 
@@ -6,9 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+import edge_fakes
 from edge_app import fileio, masks
+from edge_app.cli import main
 from edge_app.errors import InpaintError, InpaintWarning
-from edge_app.preprocess import small_hole
+from edge_app.preprocess import known_fraction, known_small_image, majority_hole, small_hole, small_image
 
 
 def exif_orientation_segment(orientation: int) -> bytes:
@@ -188,3 +190,227 @@ def test_small_hole_is_any_pooling(height, width):
     expected_area = cv2.resize(hole.astype(np.float32), (512, 512), interpolation=cv2.INTER_AREA) > 0
     if height >= 512 and width >= 512:
         assert np.array_equal(pooled.astype(bool), expected_area)
+
+
+def test_partly_known_512_pixels_take_the_mean_of_their_known_pixels():
+    """With min_known 0.5 a 512 pixel half covered by the hole is known, and
+    its colour is that of its known native pixels only (no obstruction
+    colour leaks in); wholly known pixels are small_image's."""
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (1024, 2048, 3), dtype=np.uint8)
+    image[:, 1000:1100] = (0, 0, 255)  # the obstruction: red
+    hole = np.zeros((1024, 2048), np.uint8)
+    hole[:, 1000:1100] = 1  # 512 columns 250..274; 249.. and 275.. hold no hole pixel
+    hole[300:303, :] = 1  # a thin wire: 512 rows 150 (2 of 2 rows) and 151 (1 of 2)
+    fraction = known_fraction(hole)
+    small_mask = majority_hole(fraction, 0.5)
+    assert np.array_equal(small_mask, (fraction < 0.5).astype(np.uint8))
+    assert small_mask[150].all() and not small_mask[151, :250].any()  # half known: known
+    assert np.array_equal(small_mask.astype(bool) | (fraction < 1), small_hole(hole).astype(bool))
+    small = known_small_image(image, hole, fraction, small_mask)
+    whole = fraction == 1
+    assert np.array_equal(small[whole], small_image(image)[whole])
+    # 512 pixel (151, 10): native rows 302..303, columns 40..43; row 302 is a hole
+    expected = image[303, 40:44].astype(np.float64).mean(axis=0)
+    assert np.abs(small[151, 10].astype(np.float64) - expected).max() <= 1.0
+
+
+# ---- what inpaint writes: the input's bit depth, grey and alpha, or a one-line refusal ----
+
+HOLE = (slice(60, 100), slice(70, 120))  # rows, columns of the hole in the 160 x 200 test images
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return edge_fakes.fake_hifill(tmp_path_factory.mktemp("io") / "fake.onnx")
+
+
+def photo16(seed=0, grey=False):
+    """A 160 x 200 uint16 photo whose low 8 bits are noise (what an 8-bit copy loses)."""
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 65536, (8, 10, 3), dtype=np.uint16), (200, 160),
+                      interpolation=cv2.INTER_CUBIC)
+    photo = np.clip(base.astype(np.int64) + rng.integers(-3000, 3000, base.shape), 0, 65535).astype(np.uint16)
+    return cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY) if grey else photo
+
+
+def hole_mask(tmp_path):
+    mask = np.zeros((160, 200), np.uint8)
+    mask[HOLE] = 255
+    path = tmp_path / "mask.png"
+    cv2.imwrite(str(path), mask)
+    return path
+
+
+def far_from_hole():
+    """True farther than the fake model's blend (and the default feather) reaches from HOLE."""
+    far = np.ones((160, 200), bool)
+    far[HOLE[0].start - 25:HOLE[0].stop + 25, HOLE[1].start - 25:HOLE[1].stop + 25] = False
+    return far
+
+
+def inpaint_cli(image, mask, out, model, capsys, *extra):
+    """Run ``inpaint``; (exit status, stderr, the output decoded unchanged or None)."""
+    code = main([str(a) for a in ["inpaint", image, mask, "-o", out, "--model", model, "--backend",
+                                  "onnxruntime"] + list(extra)])
+    err = capsys.readouterr().err
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED) if out.exists() else None
+    return code, err, written
+
+
+def result8(tmp_path, bgr8, mask, model, capsys):
+    """What the app makes of the uint8 BGR copy (the model's input) given as an 8-bit PNG."""
+    src, out = tmp_path / "copy8.png", tmp_path / "result8.png"
+    cv2.imwrite(str(src), bgr8)
+    code, err, result = inpaint_cli(src, mask, out, model, capsys)
+    assert code == 0, err
+    return result
+
+
+def with_change(original, before8, after8):
+    """The documented rule: the file's pixels plus the 8-bit change scaled to their depth, clipped."""
+    scale = 257 if original.dtype == np.uint16 else 1
+    moved = original.astype(np.int64) + scale * (after8.astype(np.int64) - before8)
+    return np.clip(moved, 0, np.iinfo(original.dtype).max).astype(original.dtype)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+@pytest.mark.parametrize("grey", [False, True])
+def test_16_bit_input_gives_16_bit_output(tmp_path, model, capsys, ext, grey):
+    """16-bit PNG/TIFF, colour or grey, in -> the same out: pixels the app did
+    not change are the input's at 16 bits; changed ones are the input plus
+    257 x the 8-bit change; an empty mask writes the input bit for bit."""
+    photo = photo16(grey=grey)
+    src = tmp_path / ("photo" + ext)
+    cv2.imwrite(str(src), photo)
+    mask = hole_mask(tmp_path)
+    code, err, out = inpaint_cli(src, mask, tmp_path / ("out" + ext), model, capsys)
+    assert code == 0, err
+    assert out.dtype == np.uint16 and out.shape == photo.shape
+    assert np.array_equal(out[far_from_hole()], photo[far_from_hole()])
+    copy8 = fileio.to_uint8(photo, "photo")
+    done8 = result8(tmp_path, cv2.cvtColor(copy8, cv2.COLOR_GRAY2BGR) if grey else copy8, mask, model, capsys)
+    if grey:
+        done8 = cv2.cvtColor(done8, cv2.COLOR_BGR2GRAY)
+    assert (done8 != copy8)[HOLE].mean() > 0.5  # the hole was filled ...
+    assert np.array_equal(out, with_change(photo, copy8, done8))  # ... and carried to 16 bits by the rule
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), np.zeros((160, 200), np.uint8))
+    code, err, same = inpaint_cli(src, empty, tmp_path / ("same" + ext), model, capsys)
+    assert code == 0 and "empty" in err and np.array_equal(same, photo)
+
+
+@pytest.mark.parametrize("depth,ext", [(np.uint8, ".png"), (np.uint16, ".png"), (np.uint16, ".tif"),
+                                       (np.uint8, ".webp")])
+def test_alpha_is_carried_through(tmp_path, model, capsys, depth, ext):
+    """BGRA in -> BGRA out at the input's depth: the alpha plane unchanged, the
+    colour inpainted as without alpha (WebP: colour under alpha 0 is not kept)."""
+    colour = photo16(1)
+    if depth == np.uint8:
+        colour = fileio.to_uint8(colour, "colour")
+    alpha = np.tile(np.linspace(0, np.iinfo(depth).max, 200).astype(depth), (160, 1))
+    src = tmp_path / ("bgra" + (".tif" if ext == ".tif" else ".png"))
+    cv2.imwrite(str(src), np.dstack([colour, alpha]))
+    mask = hole_mask(tmp_path)
+    code, err, out = inpaint_cli(src, mask, tmp_path / ("out" + ext), model, capsys)
+    assert code == 0, err
+    assert out.dtype == depth and out.shape == (160, 200, 4)
+    assert np.array_equal(out[..., 3], alpha)
+    copy8 = fileio.to_uint8(colour, "colour")
+    expected = with_change(colour, copy8, result8(tmp_path, copy8, mask, model, capsys))
+    visible = alpha > 0 if ext == ".webp" else np.ones(alpha.shape, bool)
+    assert np.array_equal(out[..., :3][visible], expected[visible])
+    assert (out[..., :3] != colour)[HOLE].mean() > 0.5
+
+
+def test_grey_png_and_jpeg_give_grey_output(tmp_path, model, capsys):
+    """Grey in -> grey (H, W) out: the 8-bit result converted to grey, the
+    pixels far from the hole the input's; a grey JPEG stays a grey JPEG."""
+    grey = fileio.to_uint8(photo16(2, grey=True), "grey")
+    mask = hole_mask(tmp_path)
+    cv2.imwrite(str(tmp_path / "grey.png"), grey)
+    code, err, out = inpaint_cli(tmp_path / "grey.png", mask, tmp_path / "out.png", model, capsys)
+    assert code == 0, err
+    done8 = result8(tmp_path, cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), mask, model, capsys)
+    assert out.shape == grey.shape and np.array_equal(out, cv2.cvtColor(done8, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(tmp_path / "grey.jpg"), grey, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    decoded = cv2.imread(str(tmp_path / "grey.jpg"), cv2.IMREAD_UNCHANGED)
+    assert decoded.ndim == 2
+    code, err, out = inpaint_cli(tmp_path / "grey.jpg", mask, tmp_path / "jpeg.png", model, capsys)
+    assert code == 0, err
+    assert out.shape == grey.shape and np.array_equal(out[far_from_hole()], decoded[far_from_hole()])
+    code, err, out = inpaint_cli(tmp_path / "grey.jpg", mask, tmp_path / "jpeg.jpg", model, capsys)
+    assert code == 0, err
+    assert out.shape == grey.shape
+
+
+def test_exif_orientation_is_kept_for_colour_and_grey_jpegs(tmp_path, model, capsys):
+    """An EXIF-rotated JPEG is inpainted and written as a viewer shows it,
+    colour in colour, grey in grey; the mask is drawn on the displayed photo."""
+    stored = fileio.to_uint8(photo16(3), "stored")
+    mask = hole_mask(tmp_path)  # 160 x 200: the displayed size of the 200 x 160 stored pixels
+    for name, pixels in (("colour", stored), ("grey", cv2.cvtColor(stored, cv2.COLOR_BGR2GRAY))):
+        src = tmp_path / (name + ".jpg")
+        write_jpeg_with_orientation(src, cv2.resize(pixels, (160, 200)), 6)
+        shown = cv2.rotate(cv2.imread(str(src), cv2.IMREAD_UNCHANGED), cv2.ROTATE_90_CLOCKWISE)
+        code, err, out = inpaint_cli(src, mask, tmp_path / (name + "_out.png"), model, capsys)
+        assert code == 0, err
+        assert out.shape == shown.shape and shown.shape[:2] == (160, 200)
+        assert np.array_equal(out[far_from_hole()], shown[far_from_hole()])
+        assert (out != shown).reshape(160, 200, -1).any(axis=2)[HOLE].mean() > 0.5
+
+
+def test_formats_that_would_lose_depth_or_alpha_are_refused(tmp_path, model, capsys):
+    """16-bit or alpha to JPEG (or BMP for 16-bit): one line, status 2, nothing
+    written, and before the model is loaded (a missing model is not reached)."""
+    mask = hole_mask(tmp_path)
+    cv2.imwrite(str(tmp_path / "deep.png"), photo16())
+    bgra = np.dstack([fileio.to_uint8(photo16(), "x"), np.full((160, 200), 200, np.uint8)])
+    cv2.imwrite(str(tmp_path / "bgra.png"), bgra)
+    cases = [("deep.png", "o.jpg", ".jpg cannot hold the 16-bit pixels of the input: write .png or .tif"),
+             ("deep.png", "o.bmp", ".bmp cannot hold the 16-bit pixels of the input: write .png or .tif"),
+             ("bgra.png", "o.jpg", ".jpg cannot hold the alpha channel of the input: write .png, .tif or .webp")]
+    for name, out_name, problem in cases:
+        out = tmp_path / out_name
+        code, err, written = inpaint_cli(tmp_path / name, mask, out, tmp_path / "missing.onnx", capsys)
+        assert code == 2 and err.strip() == "error: {}: {}".format(out, problem), err
+        assert written is None
+    with pytest.raises(InpaintError, match="cannot hold the 16-bit pixels"):
+        fileio.write_image(str(tmp_path / "api.jpg"), photo16())
+    assert not (tmp_path / "api.jpg").exists()
+
+
+def test_folder_mode_keeps_each_image_layout(tmp_path, model, capsys):
+    """Folders: each output keeps its input's depth, grey and alpha."""
+    images, mask_dir, out_dir = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
+    images.mkdir()
+    mask_dir.mkdir()
+    inputs = {"deep.tif": photo16(), "grey.png": fileio.to_uint8(photo16(grey=True), "g"),
+              "bgra.png": np.dstack([photo16(), np.full((160, 200), 4000, np.uint16)])}
+    mask = cv2.imread(str(hole_mask(tmp_path)), cv2.IMREAD_UNCHANGED)
+    for name, pixels in inputs.items():
+        cv2.imwrite(str(images / name), pixels)
+        cv2.imwrite(str(mask_dir / (name.split(".")[0] + ".png")), mask)
+    code, err, _ = inpaint_cli(images, mask_dir, out_dir, model, capsys)
+    assert code == 0, err
+    for name, pixels in inputs.items():
+        out = cv2.imread(str(out_dir / name), cv2.IMREAD_UNCHANGED)
+        assert out.dtype == pixels.dtype and out.shape == pixels.shape
+        assert np.array_equal(out[far_from_hole()], pixels[far_from_hole()])
+        assert not np.array_equal(out, pixels)
+
+
+def test_restore_clips_at_the_ends_of_the_range():
+    """A change that would run past 0 or 65535 at 16 bits is clipped, not wrapped."""
+    colour = np.array([[[65500, 30, 1000]]], np.uint16)
+    source = fileio.SourceImage(colour, None, "x.png")
+    assert source.bgr.tolist() == [[[255, 0, 4]]]
+    out = source.restore(np.array([[[255, 0, 6]]], np.uint8))  # unchanged, unchanged, +2
+    assert out.dtype == np.uint16 and out.tolist() == [[[65500, 30, 1000 + 2 * 257]]]
+    out = source.restore(np.array([[[254, 1, 0]]], np.uint8))
+    assert out.tolist() == [[[65500 - 257, 30 + 257, 0]]]
+    source = fileio.SourceImage(np.array([[[65535, 65535, 65535]]], np.uint16), None, "x.png")
+    assert source.restore(np.array([[[255, 255, 255]]], np.uint8)).tolist() == [[[65535] * 3]]
+    source = fileio.SourceImage(np.array([[[65400, 200, 0]]], np.uint16), None, "x.png")
+    assert source.bgr.tolist() == [[[254, 1, 0]]]
+    assert source.restore(np.array([[[255, 0, 0]]], np.uint8)).tolist() == [[[65535, 0, 0]]]  # +257, -257

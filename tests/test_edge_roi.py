@@ -1,18 +1,11 @@
 """ROI mode: crop geometry and an exact paste-back."""
-import sys
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
+import edge_fakes
 from edge_app import Inpainter
 from edge_app.roi import choose_crop, crop_box, hole_box
-
-STANDIN = str(Path(__file__).parent / "acl_standin")
-sys.path.insert(0, STANDIN)
-import edge_fakes  # noqa: E402
-sys.path.remove(STANDIN)
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +63,17 @@ def test_paste_back_leaves_everything_outside_the_crop_bit_identical(model):
         assert not np.array_equal(whole, out)  # the network really saw something else
 
 
-def test_hole_leaving_no_known_512_pixel_is_an_error(model):
+@pytest.mark.parametrize("min_known,step", [(1.0, 2), (0.5, 4)])
+def test_hole_leaving_no_known_512_pixel_is_an_error(model, min_known, step):
+    """1.0 (any hole pixel makes a 512 hole): every other row a hole is
+    enough; 0.5: one known pixel in 4 x 4 leaves every 512 pixel a hole."""
     from edge_app.errors import InpaintError
     image = np.full((1024, 1024, 3), 128, np.uint8)
-    stripes = np.zeros((1024, 1024), np.uint8)
-    stripes[::2] = 1  # half the pixels, but every 512 pixel overlaps a hole row
-    with Inpainter(model=model, backend="onnxruntime") as inpainter:
+    hole = np.ones((1024, 1024), np.uint8)
+    if step == 2:
+        hole[1::2] = 0
+    else:
+        hole[::step, ::step] = 0
+    with Inpainter(model=model, backend="onnxruntime", min_known=min_known) as inpainter:
         with pytest.raises(InpaintError, match="nothing left to borrow from"):
-            inpainter(image, stripes)
+            inpainter(image, hole)

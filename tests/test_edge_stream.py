@@ -1,20 +1,15 @@
 """The stream loop: a fixed mask over a short generated video."""
 import os
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+import edge_fakes
 from edge_app import Inpainter
 from edge_app.errors import InpaintError
 from edge_app.stream import _Reader, run_stream
-
-STANDIN = str(Path(__file__).parent / "acl_standin")
-sys.path.insert(0, STANDIN)
-import edge_fakes  # noqa: E402
-sys.path.remove(STANDIN)
 
 SIZE = (160, 120)  # width, height
 

@@ -11,6 +11,7 @@ from training.__main__ import build_parser, main
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # starts a process
 def test_module_help_lists_both_subcommands():
     out = subprocess.run([sys.executable, "-m", "training", "--help"], cwd=REPO, capture_output=True, text=True,
                          check=True).stdout

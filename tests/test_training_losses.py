@@ -40,9 +40,15 @@ def test_reconstruction_losses_match_hand_computation():
     expected_ae = (1.2 * (0.5 * 9 / 12) + (0.25 * 9 / 12)) / 0.75
     assert hole_l1(truth, coarse, refined, mask).item() == pytest.approx(expected_l1)
     assert known_l1(truth, coarse, refined, mask).item() == pytest.approx(expected_ae)
-    out = generator_losses(truth, coarse, refined, mask, LossConfig())
+    # the reference's weighting ...
+    reference = LossConfig(l1_weight=1.2, ae_weight=1.2, hole_normalised=False)
+    out = generator_losses(truth, coarse, refined, mask, reference)
     assert out["total"].item() == pytest.approx(1.2 * expected_l1 + 1.2 * expected_ae)
     assert "g_adv" not in out
+    # ... and the default: the hole term per hole pixel (hole = 1/4 of the image), ae weighted 0.3
+    out = generator_losses(truth, coarse, refined, mask, LossConfig())
+    assert out["l1"].item() == pytest.approx(expected_l1 / 0.25)
+    assert out["total"].item() == pytest.approx(1.2 * expected_l1 / 0.25 + 0.3 * expected_ae)
 
 
 class _Linear(torch.nn.Module):
@@ -62,8 +68,9 @@ def test_adversarial_terms_match_formulas():
     out = generator_losses(truth, coarse, refined, mask, LossConfig(), critic)
     fake = refined * mask + truth * (1 - mask)  # 0.25 in the hole pixel, 3 channels
     assert out["g_adv"].item() == pytest.approx(-0.5 * 0.25 * 3)
+    cfg = LossConfig()
     assert out["total"].item() == pytest.approx(
-        0.001 * out["g_adv"].item() + 1.2 * out["l1"].item() + 1.2 * out["ae"].item())
+        0.001 * out["g_adv"].item() + cfg.l1_weight * out["l1"].item() + cfg.ae_weight * out["ae"].item())
     d = critic_loss(critic, truth, fake, gp_weight=10.0)
     slope = 0.5 * 12 ** 0.5  # ||grad|| = |w| * sqrt(#elements)
     assert d["gp"].item() == pytest.approx((slope - 1) ** 2, rel=1e-5)

@@ -17,7 +17,7 @@ import torch
 
 from training.__main__ import main
 from training.checkpoint import load_checkpoint, load_generator, total_steps
-from training.config import DataConfig, LossConfig, MaskConfig, OptimConfig, TrainConfig, load_config
+from training.config import DataConfig, LossConfig, MaskConfig, ModelConfig, OptimConfig, TrainConfig, load_config
 from training.data import BatchSource, PrefetchedBatches
 from training.evaluate import METRICS
 from training.train import RunDirError, Trainer, autocast_dtype, train
@@ -108,17 +108,27 @@ def test_batches_are_a_function_of_seed_and_step(tmp_path):
 
 # ---------------------------------------------------------------- training loop
 
+@pytest.mark.slow  # trains
 def test_training_lowers_the_reconstruction_loss(images, tmp_path):
-    cfg = tiny_config(images, 30, batch_size=4, loss=LossConfig(adv_weight=0.0), optim=OptimConfig(lr=1e-3))
-    train(cfg, str(tmp_path / "run"), progress=False)
-    losses = read_losses(tmp_path / "run")
-    assert len(losses) == 30 and "g_adv" not in losses[0] and "d" not in losses[0]
-    recon = np.array([row["l1"] + row["ae"] for row in losses])
-    assert recon[-6:].mean() < 0.8 * recon[:6].mean()
-    state = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert state["step"] == 30 and "discriminator" not in state
+    """The loop learns: the release design (zeros in the hole) drops its
+    loss within 30 steps; the default pre-fill design starts where that
+    one has not arrived yet, from the classical fill."""
+    recon = {}
+    for prefill in (False, True):
+        cfg = tiny_config(images, 30, batch_size=4, loss=LossConfig(adv_weight=0.0), optim=OptimConfig(lr=1e-3),
+                          model=ModelConfig(prefill=prefill))
+        run = tmp_path / "run{}".format(int(prefill))
+        train(cfg, str(run), progress=False)
+        losses = read_losses(run)
+        assert len(losses) == 30 and "g_adv" not in losses[0] and "d" not in losses[0]
+        recon[prefill] = np.array([row["l1"] for row in losses])
+        state = load_checkpoint(run / "last.pt")
+        assert state["step"] == 30 and "discriminator" not in state
+    assert recon[False][-6:].mean() < 0.8 * recon[False][:6].mean()
+    assert recon[True][:6].mean() < 0.5 * recon[False][-6:].mean()
 
 
+@pytest.mark.slow  # trains
 def test_resumed_run_equals_uninterrupted_run(images, tmp_path):
     full, split = tmp_path / "full", tmp_path / "split"
     train(tiny_config(images, 4), str(full), progress=False)
@@ -135,6 +145,7 @@ def test_resumed_run_equals_uninterrupted_run(images, tmp_path):
         assert all(torch.equal(ga[key][k], gb[key][k]) for k in ga[key])
 
 
+@pytest.mark.slow  # trains, with worker processes
 def test_batches_prepared_by_workers_are_the_same(images, tmp_path):
     """--workers changes where batches are made, not which: same batches
     (also after a jump back), same losses, same weights."""
@@ -170,6 +181,7 @@ print("stops", len(stops))
 """
 
 
+@pytest.mark.slow  # starts processes
 def test_stop_signal_while_workers_start_reaches_only_the_trainer(images):
     """Ctrl-C to the process group while the batch workers are still starting
     (importing torch, before they can ignore it) neither kills a worker nor
@@ -180,6 +192,7 @@ def test_stop_signal_while_workers_start_reaches_only_the_trainer(images):
     assert proc.returncode == 0 and proc.stdout.strip().endswith("stops 1"), proc.stdout
 
 
+@pytest.mark.slow  # trains (trained_run)
 def test_run_dir_is_never_overwritten(trained_run, images, tmp_path):
     with pytest.raises(RunDirError, match="already has checkpoints"):
         train(tiny_config(images, 3), str(trained_run), progress=False)
@@ -189,6 +202,7 @@ def test_run_dir_is_never_overwritten(trained_run, images, tmp_path):
     assert load_config(str(trained_run / "config.yaml")) == tiny_config(images, 2)
 
 
+@pytest.mark.slow  # starts a training process
 @pytest.mark.parametrize("workers", [0, 2])
 def test_ctrl_c_saves_and_resume_continues(images, tmp_path, workers):
     """Ctrl-C (SIGINT to the whole process group, batch workers included)
@@ -216,6 +230,7 @@ def test_ctrl_c_saves_and_resume_continues(images, tmp_path, workers):
     assert load_checkpoint(run / "last.pt")["step"] == steps + 1
 
 
+@pytest.mark.slow  # trains
 def test_init_starts_a_new_run_from_checkpoint_weights(trained_run, images, tmp_path):
     train(tiny_config(images, 0), str(tmp_path / "new"), init=str(trained_run / "last.pt"), progress=False)
     old, new = load_checkpoint(trained_run / "last.pt"), load_checkpoint(tmp_path / "new" / "last.pt")
@@ -225,6 +240,7 @@ def test_init_starts_a_new_run_from_checkpoint_weights(trained_run, images, tmp_
     assert not new["optim_g"]["state"]  # fresh optimiser
 
 
+@pytest.mark.slow  # trains
 def test_total_steps_add_up_over_a_chain_of_init_runs(trained_run, images, tmp_path):
     second, third = tmp_path / "second", tmp_path / "third"
     train(tiny_config(images, 1), str(second), init=str(trained_run / "last.pt"), progress=False)
@@ -234,6 +250,7 @@ def test_total_steps_add_up_over_a_chain_of_init_runs(trained_run, images, tmp_p
     assert meta["step"] == 1 and meta["total_steps"] == 1 + 1 + 2
 
 
+@pytest.mark.slow  # trains
 def test_config_file_and_flags_override_defaults(images, tmp_path):
     yaml_file = tmp_path / "over.yaml"
     yaml_file.write_text("optim: {lr: 0.0005, d_steps: 1}\nmask: {hole_ratio: [0.1, 0.2]}\nimage_every: 1\n"
@@ -262,6 +279,7 @@ def test_amp_on_cpu_is_a_no_op_with_a_warning():
     assert autocast_dtype(torch.device("cpu"), False) is None
 
 
+@pytest.mark.slow  # training steps
 def test_bf16_autocast_step_matches_float32(images):
     """The --amp path (bf16 autocast, run on CUDA) exercised here through
     CPU autocast: generator, critic and gradient penalty run under it, and
@@ -282,6 +300,7 @@ def test_bf16_autocast_step_matches_float32(images):
 
 # ---------------------------------------------------------------- evaluation
 
+@pytest.mark.slow  # trains (trained_run)
 def test_evaluate_is_deterministic_and_writes_json(trained_run, images, tmp_path, capsys):
     outs = [tmp_path / "a.json", tmp_path / "b.json"]
     for out in outs:
@@ -299,6 +318,7 @@ def test_evaluate_is_deterministic_and_writes_json(trained_run, images, tmp_path
     assert json.loads(other.read_text())["l1_hole"] != a["l1_hole"]
 
 
+@pytest.mark.slow  # trains (trained_run)
 def test_evaluate_opencv_baseline_on_the_same_samples(trained_run, images, tmp_path):
     results = {}
     for name in ("navier_stokes", "telea"):

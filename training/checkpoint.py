@@ -49,8 +49,11 @@ def load_checkpoint(path: PathLike) -> Dict[str, Any]:
 
 
 def model_config_from(state: Dict[str, Any]) -> ModelConfig:
-    """The ModelConfig stored in a checkpoint (defaults for missing fields)."""
-    stored = (state.get("config") or {}).get("model") or {}
+    """The ModelConfig stored in a checkpoint (defaults for missing fields,
+    except ``prefill``: a checkpoint that predates it is of the release's
+    design)."""
+    stored = dict((state.get("config") or {}).get("model") or {})
+    stored.setdefault("prefill", False)
     known = {f.name for f in fields(ModelConfig)}
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
     return ModelConfig(**kwargs)

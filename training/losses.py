@@ -14,10 +14,13 @@ from .config import LossConfig
 
 
 def hole_l1(truth: torch.Tensor, coarse: torch.Tensor, refined: torch.Tensor, mask: torch.Tensor,
-            coarse_weight: float = 1.2) -> torch.Tensor:
-    """``coarse_weight * mean(|y-x1| m) + mean(|y-x2| m)``."""
-    return (coarse_weight * torch.mean(torch.abs(truth - coarse) * mask)
-            + torch.mean(torch.abs(truth - refined) * mask))
+            coarse_weight: float = 1.2, normalise: bool = False) -> torch.Tensor:
+    """``coarse_weight * mean(|y-x1| m) + mean(|y-x2| m)``; with ``normalise``
+    divided by ``mean(m)`` (the mean error per hole pixel, whatever the
+    hole's size)."""
+    total = (coarse_weight * torch.mean(torch.abs(truth - coarse) * mask)
+             + torch.mean(torch.abs(truth - refined) * mask))
+    return total / torch.clamp(torch.mean(mask), min=1e-6) if normalise else total
 
 
 def known_l1(truth: torch.Tensor, coarse: torch.Tensor, refined: torch.Tensor, mask: torch.Tensor,
@@ -65,7 +68,7 @@ def generator_losses(truth: torch.Tensor, coarse: torch.Tensor, refined: torch.T
     ``critic`` None (or ``cfg.adv_weight == 0``) drops the adversarial term.
     """
     truth, coarse, refined = truth.float(), coarse.float(), refined.float()
-    l1 = hole_l1(truth, coarse, refined, mask, cfg.coarse_weight)
+    l1 = hole_l1(truth, coarse, refined, mask, cfg.coarse_weight, cfg.hole_normalised)
     ae = known_l1(truth, coarse, refined, mask, cfg.coarse_weight)
     out = {"l1": l1, "ae": ae}
     total = cfg.l1_weight * l1 + cfg.ae_weight * ae

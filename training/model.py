@@ -23,6 +23,7 @@ from torch import nn
 from .attention import AttentionComputing, AttentionTransfer
 from .config import ModelConfig
 from .layers import GatedConv, GatedUpConv
+from .prefill import MembraneFill
 
 # The input must divide into the attention grid and survive the coarse
 # stage's half-size input followed by two stride-2 layers.
@@ -49,7 +50,7 @@ class CoarseNet(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(self.body(x), -1.0, 1.0)
+        return self.body(x)
 
 
 def _pw(in_ch: int, out_ch: int, stride: int = 1, dilation: int = 1) -> GatedConv:
@@ -94,40 +95,59 @@ class RefineNet(nn.Module):
         y = torch.cat([y, self.att2(self.atm2(p2, attention))], dim=1)
         y = self.up1(y)
         y = torch.cat([y, self.att1(self.atm1(p1, attention))], dim=1)
-        return torch.clamp(self.to_rgb(y), -1.0, 1.0), attention
+        return self.to_rgb(y), attention
 
 
 class HiFillGenerator(nn.Module):
-    """Coarse-to-fine generator returning ``(coarse, refined, attention)``."""
+    """Coarse-to-fine generator returning ``(coarse, refined, attention)``.
+
+    With ``cfg.prefill`` (the default) the hole is first filled inside the
+    graph by :class:`~training.prefill.MembraneFill`; both stages see that
+    filled image and add a correction to their input, and their last layers
+    start at zero, so an untrained generator returns the classical fill.
+    Without it, the release's design: zeros in the hole, stages that output
+    the image directly.
+    """
 
     def __init__(self, cfg: Optional[ModelConfig] = None) -> None:
         super().__init__()
         self.cfg = cfg or ModelConfig()
+        self.prefill = MembraneFill(*self.cfg.prefill_iters) if self.cfg.prefill else None
         self.coarse = CoarseNet(self.cfg)
         self.refine = RefineNet(self.cfg)
         self._init_features(self.cfg.init_gain)
 
     def _init_features(self, gain: float) -> None:
         """Signal-preserving start for the gated layers' feature convolutions
-        (see ``ModelConfig.init_gain``); the gates keep PyTorch's default."""
+        (see ``ModelConfig.init_gain``); the gates keep PyTorch's default.
+        With the pre-fill, each stage's last feature convolution starts at
+        zero: its correction is learned from nothing."""
         for module in self.modules():
             if isinstance(module, GatedConv):
                 nn.init.kaiming_normal_(module.feat.weight, nonlinearity="linear")
                 module.feat.weight.data.mul_(gain)
                 nn.init.zeros_(module.feat.bias)
+        if self.prefill is not None:
+            for last in (self.coarse.body[-1].conv, self.refine.to_rgb.conv):
+                nn.init.zeros_(last.feat.weight)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h, w = x.shape[-2:]
         if not torch.jit.is_tracing() and (int(h) % SIZE_MULTIPLE or int(w) % SIZE_MULTIPLE):
             raise ValueError(f"input size {int(h)}x{int(w)} is not a multiple of {SIZE_MULTIPLE}")
         known = x * (1.0 - mask)
-        net_in = torch.cat([known, mask], dim=1)
-        small = F.interpolate(net_in, scale_factor=0.5, mode="bilinear", align_corners=False)
-        coarse = self.coarse(small)
-        coarse = F.interpolate(coarse, scale_factor=2.0, mode="bilinear", align_corners=False)
+        start = self.prefill(x, mask) if self.prefill is not None else known
+        small = F.interpolate(torch.cat([start, mask], dim=1), scale_factor=0.5, mode="bilinear",
+                              align_corners=False)
+        coarse = F.interpolate(self.coarse(small), scale_factor=2.0, mode="bilinear", align_corners=False)
+        if self.prefill is not None:
+            coarse = start + coarse
+        coarse = torch.clamp(coarse, -1.0, 1.0)
         merged = coarse * mask + known
         refined, attention = self.refine(torch.cat([merged, mask], dim=1), mask)
-        return coarse, refined, attention
+        if self.prefill is not None:
+            refined = merged + refined
+        return coarse, torch.clamp(refined, -1.0, 1.0), attention
 
 
 def build_generator(cfg: Optional[ModelConfig] = None) -> HiFillGenerator:

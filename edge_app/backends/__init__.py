@@ -1,41 +1,54 @@
 """Backends: onnxruntime (desktops) and pyACL (the board), one interface.
 
-Imports are lazy so the board never needs onnxruntime and desktops never
-need ``acl``.
+Each backend module registers its class under its name
+(``base.register_backend``); everything that names backends (the config's
+check, the CLI's choices, the bench) reads this registry. "auto" is the
+first registered backend that is available: acl on the board, else
+onnxruntime. The runtimes themselves are imported when a backend opens, so
+the board never needs onnxruntime and desktops never need ``acl``.
 """
-import importlib.util
 import os
+from typing import Tuple, Type
 
 from ..config import AppConfig
 from ..errors import InpaintError
-from .base import Backend
+from . import acl, onnxrt  # noqa: F401  (registers them, acl first: "auto" prefers the board)
+from .base import REGISTRY, Backend
+
+AUTO = "auto"
 
 
-def acl_available() -> bool:
-    """True when pyACL can be imported (on the board, or with the test stand-in)."""
-    return importlib.util.find_spec("acl") is not None
+def backend_names() -> Tuple[str, ...]:
+    """The registered backends' names, in registration order."""
+    return tuple(REGISTRY)
+
+
+def backend_choices() -> Tuple[str, ...]:
+    """What a backend option accepts: "auto" and every registered name."""
+    return (AUTO,) + backend_names()
+
+
+def backend_class(name: str) -> Type[Backend]:
+    """The class registered under ``name`` ("auto" resolved first)."""
+    return REGISTRY[resolve_backend(name)]
 
 
 def resolve_backend(name: str) -> str:
-    """"auto" -> "acl" when pyACL is importable, else "onnxruntime"."""
-    if name == "auto":
-        return "acl" if acl_available() else "onnxruntime"
-    if name not in ("acl", "onnxruntime"):
-        raise InpaintError("unknown backend {!r} (auto, onnxruntime or acl)".format(name))
+    """"auto" -> the first registered backend that is available; a registered name as it is."""
+    if name == AUTO:
+        return next(n for n, cls in REGISTRY.items() if cls.available())
+    if name not in REGISTRY:
+        raise InpaintError("unknown backend {!r} ({})".format(name, ", ".join(backend_choices())))
     return name
 
 
 def default_model(backend: str, config: AppConfig = AppConfig()) -> str:
-    """The bundled model for a backend: hifill.om for acl, hifill.onnx otherwise."""
-    return config.om_model if resolve_backend(backend) == "acl" else config.onnx_model
+    """The bundled model of a backend (hifill.om for acl, hifill.onnx for onnxruntime)."""
+    return backend_class(backend).default_model(config)
 
 
-def open_backend(name: str = "auto", model=None, config: AppConfig = AppConfig()) -> Backend:
+def open_backend(name: str = AUTO, model=None, config: AppConfig = AppConfig()) -> Backend:
     """Open a backend by name with a model path (default: the bundled one)."""
-    name = resolve_backend(name)
-    path = os.fspath(model) if model is not None else default_model(name, config)
-    if name == "acl":
-        from .acl import AclBackend
-        return AclBackend(path, config.device_id, config.cra_matmul_model)
-    from .onnxrt import OnnxRuntimeBackend
-    return OnnxRuntimeBackend(path)
+    cls = backend_class(name)
+    path = os.fspath(model) if model is not None else cls.default_model(config)
+    return cls.open(path, config)

@@ -1,10 +1,14 @@
 """pyACL backend for the Ascend 310 board: an .om model through acllite."""
+import importlib.util
+from typing import Optional
+
 import numpy as np
 
 from .. import interface
+from ..config import AppConfig
 from ..errors import ModelError
-from .acllite import AclLiteModel, AclLiteResource
-from .base import Backend, Outputs, check_inputs, require_file
+from .acllite import AclLiteModel, AclLiteResource, import_acl
+from .base import Backend, Outputs, check_inputs, register_backend, require_file
 
 
 def _require_om(path: str) -> str:
@@ -52,11 +56,27 @@ class AclCraMatmul:
         self._model.destroy()
 
 
+@register_backend
 class AclBackend(Backend):
     """An .om model of the interface in edge_app/interface.py on the NPU,
     optionally with the CRA product on the AI core (``cra_matmul``)."""
 
     name = "acl"
+    #: ATC's default (force_fp16): an assumption, an .om does not say.
+    default_precision = "fp16"
+
+    @classmethod
+    def available(cls) -> bool:
+        """True when pyACL can be imported (on the board, or with the test stand-in)."""
+        return importlib.util.find_spec("acl") is not None
+
+    @classmethod
+    def default_model(cls, config: AppConfig) -> str:
+        return config.om_model
+
+    @classmethod
+    def open(cls, model_path: str, config: AppConfig) -> "AclBackend":
+        return cls(model_path, config.device_id, config.cra_matmul_model)
 
     def __init__(self, model_path: str, device_id: int = 0, cra_matmul: str = ""):
         super().__init__()
@@ -99,6 +119,15 @@ class AclBackend(Backend):
         if self._cra is not None and self._cra.patch_values == patch_values:
             return self._cra
         return None
+
+    def accelerator(self) -> Optional[str]:
+        """``acl.get_soc_name()`` (e.g. Ascend310); a pyACL stand-in (one with
+        ``acl.standin``, as in tests/acl_standin) says so, never passing for an NPU."""
+        acl = import_acl()
+        name = acl.get_soc_name()
+        if name and hasattr(acl, "standin"):
+            return "{} (acl stand-in, no NPU)".format(name)
+        return name or None
 
     def bind_thread(self) -> None:
         self._resource.bind_thread()

@@ -4,7 +4,11 @@ Same names as the Ascend samples' acllite (``AclLiteResource``,
 ``AclLiteModel``) so board users feel at home, without the original's
 weaknesses: every failing call raises ``AclError`` with the ACL error name,
 and everything created is released, in reverse order, even after a failure.
+ACL itself is initialised once per process and shared (CANN refuses a
+second ``acl.init``, even after ``acl.finalize``); it is finalised at exit.
 """
+import atexit
+import threading
 import time
 from typing import Callable, List, Optional, Tuple
 
@@ -67,6 +71,23 @@ def check(call: str, ret: int, detail: str = "") -> None:
         raise AclError(call, ret, detail)
 
 
+_init_lock = threading.Lock()
+_initialised = None  # the acl module this process has initialised (a module imported afresh is initialised afresh)
+
+
+def _init_acl(acl) -> None:
+    """``acl.init()`` once per process, shared by every resource; ``acl.finalize()`` at exit."""
+    global _initialised
+    with _init_lock:
+        if _initialised is acl:
+            return
+        ret = acl.init()
+        if ret != ACL_ERROR_REPEAT_INITIALIZE:  # initialised by other code of this process: theirs to finalise
+            check("acl.init", ret)
+            atexit.register(acl.finalize)
+        _initialised = acl
+
+
 class _Releaser:
     """A stack of release actions, run in reverse order; all of them run even
     if some fail, and the first failure is raised at the end."""
@@ -96,8 +117,9 @@ class _Releaser:
 
 
 class AclLiteResource:
-    """Device, context and stream: ``init()`` does init -> set_device ->
-    create_context -> create_stream -> get_run_mode; ``destroy()`` undoes it."""
+    """Device, context and stream: ``init()`` does init (once per process) ->
+    set_device -> create_context -> create_stream -> get_run_mode;
+    ``destroy()`` undoes all but the init."""
 
     def __init__(self, device_id: int = 0):
         self.device_id = device_id
@@ -109,11 +131,8 @@ class AclLiteResource:
 
     def init(self) -> "AclLiteResource":
         acl = self._acl
+        _init_acl(acl)
         try:
-            ret = acl.init()
-            if ret != ACL_ERROR_REPEAT_INITIALIZE:  # initialised by someone else: theirs to finalise
-                check("acl.init", ret)
-                self._releaser.push("acl.finalize", acl.finalize)
             check("acl.rt.set_device", acl.rt.set_device(self.device_id), "device {}".format(self.device_id))
             self._releaser.push("acl.rt.reset_device", lambda: acl.rt.reset_device(self.device_id))
             self.context, ret = acl.rt.create_context(self.device_id)
@@ -136,7 +155,7 @@ class AclLiteResource:
         check("acl.rt.set_context", self._acl.rt.set_context(self.context))
 
     def destroy(self) -> None:
-        """Release stream, context, device and ACL itself (reverse order)."""
+        """Release stream, context and device (reverse order); ACL stays initialised."""
         self.context = self.stream = None
         self._releaser.release()
 
@@ -145,6 +164,16 @@ class AclLiteResource:
 
     def __exit__(self, *exc) -> None:
         self.destroy()
+
+
+def _bytes_api(util) -> bool:
+    """True for acl.util's bytes_to_ptr / ptr_to_bytes, False for the numpy_to_ptr /
+    ptr_to_numpy of older CANN (5.0.x): the test of Huawei's samples."""
+    if "bytes_to_ptr" in dir(util):
+        return True
+    if "numpy_to_ptr" in dir(util):
+        return False
+    raise InpaintError("acl.util has neither bytes_to_ptr nor numpy_to_ptr: unsupported CANN release")
 
 
 class _Tensor:
@@ -174,6 +203,7 @@ class AclLiteModel:
 
     def __init__(self, model_path: str, run_mode: Optional[int] = None):
         self._acl = import_acl()
+        self._bytes_api = _bytes_api(self._acl.util)
         self.model_path = model_path
         self.timings = {}
         self.inputs = []  # type: List[_Tensor]
@@ -245,14 +275,14 @@ class AclLiteModel:
     def _host_pointer(self, arr: np.ndarray):
         """(pointer, owner): the owner must stay alive until the copy is done."""
         util = self._acl.util
-        if hasattr(util, "numpy_to_ptr"):
-            return util.numpy_to_ptr(arr), arr
-        data = arr.tobytes()
-        return util.bytes_to_ptr(data), data
+        if self._bytes_api:
+            data = arr.tobytes()
+            return util.bytes_to_ptr(data), data
+        return util.numpy_to_ptr(arr), arr
 
     def _read_host(self, tensor: _Tensor) -> np.ndarray:
         util = self._acl.util
-        if hasattr(util, "ptr_to_bytes"):
+        if self._bytes_api:
             flat = np.frombuffer(util.ptr_to_bytes(tensor.host_ptr, tensor.size), dtype=tensor.dtype)
         else:
             flat = util.ptr_to_numpy(tensor.host_ptr, (tensor.size // tensor.dtype.itemsize,), tensor.dtype.num)

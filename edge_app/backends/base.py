@@ -1,18 +1,29 @@
 """The backend interface: the network's 512 inputs in, its three outputs out.
 
 Every backend validates its model against ``edge_app.interface`` when it
-opens it and records the seconds of its last run per stage (``timings``:
-"h2d", "inference", "d2h" where it can tell them apart).
+opens it, records the seconds of its last run per stage (``timings``, in
+the stages of edge_app.timings: "h2d", "inference", "d2h" where it can tell
+them apart) and says what it runs on (``accelerator``, ``precision``,
+``providers``). Backend classes register under their ``name``
+(``register_backend``); edge_app.backends opens them by that name.
 """
 import os
-from typing import Dict, Mapping, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
 from .. import interface
+from ..config import AppConfig
 from ..errors import ModelError
+from ..timings import Timings
 
 Outputs = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+#: Precisions a model can run at.
+PRECISIONS = ("fp32", "fp16")
+
+#: Backend classes by name, in registration order: the order "auto" tries them in.
+REGISTRY = {}  # type: Dict[str, Type[Backend]]
 
 #: How to get a model, for the "model not found" error.
 EXPORT_HINT = ("export one with `python -m convert export --checkpoint CKPT --out edge_app/models/hifill.onnx`, "
@@ -59,9 +70,41 @@ class Backend:
 
     name = "backend"
     model_path = ""
+    #: The precision of a model that does not say (its "precision" metadata).
+    default_precision = "fp32"
 
     def __init__(self) -> None:
-        self.timings = {}  # type: Dict[str, float]
+        self.timings = {}  # type: Timings
+        #: The model's own key/value metadata (empty where the format has none).
+        self.metadata = {}  # type: Dict[str, str]
+        #: The runtime's execution providers in use, first = preferred (empty where it has none).
+        self.providers = []  # type: List[str]
+
+    @classmethod
+    def available(cls) -> bool:
+        """False when this backend surely cannot open here ("auto" skips it)."""
+        return True
+
+    @classmethod
+    def default_model(cls, config: AppConfig) -> str:
+        """The bundled model this backend runs."""
+        raise NotImplementedError
+
+    @classmethod
+    def open(cls, model_path: str, config: AppConfig) -> "Backend":
+        """The backend on ``model_path`` with the settings of ``config``."""
+        raise NotImplementedError
+
+    def accelerator(self) -> Optional[str]:
+        """The name of the chip the model runs on, when the backend can tell."""
+        return None
+
+    def precision(self) -> Tuple[str, str]:
+        """(precision, how it is known): the model's "precision" metadata, else
+        ``default_precision`` (an assumption where the model does not say)."""
+        if self.metadata.get("precision") in PRECISIONS:
+            return self.metadata["precision"], "metadata"
+        return self.default_precision, "default"
 
     def run(self, img: np.ndarray, mask: np.ndarray) -> Outputs:
         raise NotImplementedError
@@ -82,3 +125,11 @@ class Backend:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def register_backend(cls: Type[Backend]) -> Type[Backend]:
+    """Class decorator: make a Backend subclass openable by its ``name``."""
+    if cls.name in REGISTRY:
+        raise ValueError("a backend named {!r} is registered already".format(cls.name))
+    REGISTRY[cls.name] = cls
+    return cls

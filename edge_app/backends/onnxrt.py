@@ -5,8 +5,9 @@ from typing import List, Optional
 import numpy as np
 
 from .. import interface
+from ..config import AppConfig
 from ..errors import InpaintError, ModelError
-from .base import Backend, Outputs, check_inputs, check_interface, require_file
+from .base import Backend, Outputs, check_inputs, check_interface, register_backend, require_file
 
 
 def _providers(requested: Optional[List[str]], available: List[str]) -> List[str]:
@@ -16,10 +17,19 @@ def _providers(requested: Optional[List[str]], available: List[str]) -> List[str
     return [p for p in preferred if p in available] or available
 
 
+@register_backend
 class OnnxRuntimeBackend(Backend):
     """An ONNX model of the interface in edge_app/interface.py, run by onnxruntime."""
 
     name = "onnxruntime"
+
+    @classmethod
+    def default_model(cls, config: AppConfig) -> str:
+        return config.onnx_model
+
+    @classmethod
+    def open(cls, model_path: str, config: AppConfig) -> "OnnxRuntimeBackend":
+        return cls(model_path)
 
     def __init__(self, model_path: str, providers: Optional[List[str]] = None, threads: int = 0):
         super().__init__()

@@ -5,7 +5,8 @@ getters return ``(value, ret)``, actions return ``ret``, plain getters the
 value; ``ret`` 0 is success, errors are the documented codes. Memory is real
 (ctypes buffers at real addresses, bounds-checked copies); a model
 ``x.om`` runs its ONNX twin ``x.onnx`` with onnxruntime. ``acl.standin``
-inspects the allocation ledger and resets the state between tests.
+inspects the allocation ledger, sets the run mode and picks the ``acl.util``
+API set of a CANN release.
 """
 from . import _core
 from ._core import STATE
@@ -13,8 +14,9 @@ from . import mdl, op, rt, standin, util  # noqa: F401  (submodules, as in pyACL
 
 
 def init(config_path=None) -> int:
+    """Once per process: a second call is refused, also after finalize."""
     with STATE.lock:
-        if STATE.initialized:
+        if STATE.initialized or STATE.finalized:
             return _core.REPEAT_INITIALIZE
         STATE.initialized = True
         return _core.SUCCESS
@@ -22,9 +24,12 @@ def init(config_path=None) -> int:
 
 def finalize() -> int:
     with STATE.lock:
+        if STATE.finalized:
+            return _core.REPEAT_FINALIZE
         if not STATE.initialized:
             return _core.UNINITIALIZE
         STATE.initialized = False
+        STATE.finalized = True
         return _core.SUCCESS
 
 

@@ -10,6 +10,7 @@ free / destroy, so tests can prove nothing leaks.
 import collections
 import ctypes
 import itertools
+import sys
 import threading
 
 SUCCESS = 0
@@ -19,10 +20,15 @@ REPEAT_INITIALIZE = 100002
 INVALID_FILE = 100003
 INVALID_MODEL_ID = 100011
 PARSE_MODEL = 100013
+READ_MODEL_FAILURE = 100014
 MODEL_INPUT_NOT_MATCH = 100017
+OP_NOT_FOUND = 100024
+REPEAT_FINALIZE = 100037
 RT_CONTEXT_NULL = 107002
 BAD_ALLOC = 200000
+API_NOT_SUPPORT = 200001
 INVALID_DEVICE = 200002
+INTERNAL_ERROR = 500000
 FAILURE = 500001
 
 ACL_DEVICE, ACL_HOST = 0, 1
@@ -43,7 +49,12 @@ class Memory:
 
 
 class External:
-    """Host memory the app owns (numpy array / bytes) registered by util."""
+    """Host memory the app owns (a bytes object, a numpy array's data).
+
+    pyACL hands out a bare address and keeps nothing alive. The stand-in
+    holds the owner only to notice when the app no longer does: from then on
+    the address is dangling (on the board, freed memory) and unknown here.
+    """
 
     kind = "external"
 
@@ -52,21 +63,23 @@ class External:
         self.size = size
         self.owner = owner
 
+    def alive(self) -> bool:
+        """True while something besides this record holds the owner."""
+        return sys.getrefcount(self.owner) > 2  # this record's reference and the call's argument
+
 
 class State:
     """Process-wide state of the stand-in (like the real runtime's)."""
 
     def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
         self.initialized = False
+        self.finalized = False
         self.run_mode = ACL_DEVICE
         self.soc_name = "Ascend310"
-        self.op_model_dir = ""
+        self.op_types = None  # single operators found by acl.op.set_model_dir
         self.devices = collections.Counter()
         self.memory = {}  # address -> Memory
-        self.external = collections.OrderedDict()  # address -> External (bounded)
+        self.external = {}  # address -> External
         self.objects = {}  # handle -> (kind, payload)
         self.counter = itertools.count(1)
         self.local = threading.local()
@@ -96,19 +109,35 @@ class State:
         """(allocation, offset) holding [address, address + count), or (None, 0)."""
         if not isinstance(address, int) or count < 0:
             return None, 0
-        for table in (self.memory, self.external):
-            for base, mem in table.items():
-                if base <= address and address + count <= base + mem.size:
-                    return mem, address - base
+        with self.lock:
+            self._forget_dangling()
+            for table in (self.memory, self.external):
+                for base, mem in table.items():
+                    if base <= address and address + count <= base + mem.size:
+                        return mem, address - base
         return None, 0
 
     def register(self, address: int, size: int, owner) -> int:
         """Remember app-owned host memory so copies from/to it are checked."""
-        self.external[address] = External(address, size, owner)
-        self.external.move_to_end(address)
-        while len(self.external) > 64:
-            self.external.popitem(last=False)
+        with self.lock:
+            self._forget_dangling()
+            self.external[address] = External(address, size, owner)
         return address
+
+    def _forget_dangling(self) -> None:
+        for address in [a for a, ext in self.external.items() if not ext.alive()]:
+            del self.external[address]
+
+    def device_region(self, buf: int):
+        """(address, size) of a data buffer over live device memory, else None."""
+        entry = self.get(buf, "data_buffer")
+        if entry is None:
+            return None
+        address, size = entry[1]
+        mem, _ = self.find(address, size)
+        if mem is None or mem.kind != "device":
+            return None
+        return address, size
 
     # --- context -----------------------------------------------------------
     @property

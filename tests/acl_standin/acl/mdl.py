@@ -10,7 +10,8 @@ from ._core import STATE
 #: ONNX tensor type string -> (aclDataType, numpy dtype)
 _TYPES = {"tensor(float)": (0, np.float32), "tensor(float16)": (1, np.float16), "tensor(int8)": (2, np.int8),
           "tensor(int32)": (3, np.int32), "tensor(uint8)": (4, np.uint8), "tensor(int16)": (6, np.int16),
-          "tensor(int64)": (9, np.int64), "tensor(double)": (11, np.float64), "tensor(bool)": (12, np.bool_)}
+          "tensor(uint16)": (7, np.uint16), "tensor(uint32)": (8, np.uint32), "tensor(int64)": (9, np.int64),
+          "tensor(uint64)": (10, np.uint64), "tensor(double)": (11, np.float64), "tensor(bool)": (12, np.bool_)}
 
 
 class _Model:
@@ -167,20 +168,9 @@ def get_dataset_buffer(dataset: int, index: int) -> int:
     return entry[1][index] if entry and 0 <= index < len(entry[1]) else 0
 
 
-def _device_region(buf: int):
-    """(address, size) of a data buffer over live device memory, else None."""
-    entry = STATE.get(buf, "data_buffer")
-    if entry is None:
-        return None
-    address, size = entry[1]
-    mem, _ = STATE.find(address, size)
-    if mem is None or mem.kind != "device":
-        return None
-    return address, size
-
-
 def execute(model_id: int, inputs: int, outputs: int) -> int:
-    """Run the twin: inputs read from, outputs written to device memory."""
+    """Run the twin: inputs read from, outputs written to device memory;
+    INTERNAL_ERROR when the run itself fails."""
     ret = STATE.ready()
     if ret:
         return ret
@@ -195,17 +185,20 @@ def execute(model_id: int, inputs: int, outputs: int) -> int:
         return _core.MODEL_INPUT_NOT_MATCH
     feeds = {}
     for buf, t in zip(in_ds[1], model.inputs):
-        region = _device_region(buf)
+        region = STATE.device_region(buf)
         if region is None:
             return _core.INVALID_PARAM
         if region[1] != t["size"]:
             return _core.MODEL_INPUT_NOT_MATCH
         raw = ctypes.string_at(region[0], t["size"])
         feeds[t["name"]] = np.frombuffer(raw, dtype=t["dtype"]).reshape(t["dims"])
-    regions = [_device_region(buf) for buf in out_ds[1]]
+    regions = [STATE.device_region(buf) for buf in out_ds[1]]
     if any(r is None or r[1] < t["size"] for r, t in zip(regions, model.outputs)):
         return _core.INVALID_PARAM
-    results = model.session.run([t["name"] for t in model.outputs], feeds)
+    try:
+        results = model.session.run([t["name"] for t in model.outputs], feeds)
+    except Exception:
+        return _core.INTERNAL_ERROR
     for (address, _), t, value in zip(regions, model.outputs, results):
         data = np.ascontiguousarray(value, dtype=t["dtype"]).tobytes()
         ctypes.memmove(address, data, len(data))

@@ -59,23 +59,31 @@ def get_context():
 
 
 def create_stream():
+    """A stream: its payload is the queue of tasks launched on it and not yet run."""
     ret = STATE.ready()
     if ret:
         return 0, ret
-    return STATE.new("stream", STATE.context), _core.SUCCESS
+    return STATE.new("stream", []), _core.SUCCESS
 
 
 def destroy_stream(stream: int) -> int:
+    """Work launched and never synchronised is lost with the stream."""
     if not STATE.initialized:
         return _core.UNINITIALIZE
     return STATE.drop(stream, "stream")
 
 
 def synchronize_stream(stream: int) -> int:
+    """Run the stream's queued tasks in order; the first failure is returned."""
     ret = STATE.ready()
     if ret:
         return ret
-    return _core.SUCCESS if STATE.get(stream, "stream") else _core.INVALID_PARAM
+    entry = STATE.get(stream, "stream")
+    if entry is None:
+        return _core.INVALID_PARAM
+    tasks, entry[1] = entry[1], []
+    results = [task() for task in tasks]
+    return next((r for r in results if r != _core.SUCCESS), _core.SUCCESS)
 
 
 def get_run_mode():
@@ -138,9 +146,10 @@ def _side(mem) -> str:
 
 def memcpy(dst: int, dst_max: int, src: int, count: int, kind: int) -> int:
     """Synchronous copy; INVALID_PARAM when count > dst_max, a pointer is
-    unknown / freed / out of bounds, or (host run mode) the kind does not
-    match where the memory lives. On the board (device run mode) host and
-    device memory are one, so any kind between known memory is accepted."""
+    unknown / freed / dangling / out of bounds, or (ACL_HOST run mode) the
+    kind does not match where the memory lives. On the board (ACL_DEVICE)
+    host and device memory are one: CANN copies within the device whatever
+    the kind, so every kind between known memory is accepted."""
     ret = STATE.ready()
     if ret:
         return ret

@@ -1,19 +1,53 @@
-"""Small interface-compatible HiFill stand-in models for the edge_app tests.
+"""Test fakes for edge_app: interface-compatible HiFill models and the acl stand-in.
 
 ``fake_hifill`` writes an ONNX model with exactly the interface of
 edge_app/interface.py (opset 11), cheap enough for tests:
 inpainted = normalised box blur of the known pixels inside the hole, the
 input outside; attention = uniform over the cells whose 3 x 3 neighbourhood
 of 16 x 16 blocks is fully known (as the ACM masks keys), the same for every
-query; mask_processed = max(mask, 7 x 7 box blur of the mask).
+query; mask_processed = max(mask, 7 x 7 box blur of the mask). ``fake_om``
+and ``om_model`` add the ``.om`` name the acl stand-in runs as its ONNX twin.
+
+tests/conftest.py loads this module as a plugin (the ``acl`` fixture); test
+modules import it for the model builders.
 """
+import importlib
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper
 
 from edge_app import interface
+
+#: The folder holding the pyACL stand-in package ``acl`` (not importable unless put on sys.path).
+STANDIN = str(Path(__file__).resolve().parent / "acl_standin")
+#: acl.util API sets of CANN releases, as acl.standin.use_util_api takes them.
+UTIL_APIS = ("bytes", "numpy")
+
+
+def _forget_acl() -> None:
+    for name in [n for n in sys.modules if n == "acl" or n.startswith("acl.")]:
+        del sys.modules[name]
+
+
+@pytest.fixture(params=UTIL_APIS)
+def acl(request, monkeypatch):
+    """The pyACL stand-in, importable only during the test and freshly imported
+    (a new process as far as acl can tell), offering the acl.util functions of
+    one CANN release: a test using it runs under each. Fails the test if
+    anything but acl.init (kept until exit, as on the board) is left."""
+    _forget_acl()
+    monkeypatch.syspath_prepend(STANDIN)
+    module = importlib.import_module("acl")
+    module.standin.use_util_api(request.param)
+    yield module
+    leaked = [entry for entry in module.standin.outstanding() if entry["kind"] != "init"]
+    _forget_acl()
+    assert leaked == [], "the test leaked ACL resources"
 
 
 def _const(name, value):
@@ -69,7 +103,7 @@ def fake_hifill_model(size=interface.MODEL_SIZE, outputs=None, version=interface
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, shapes[name]) for name in outputs])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
     model.ir_version = 7
-    helper.set_model_props(model, {"interface_version": version, "source": "tests/acl_standin/edge_fakes.py"})
+    helper.set_model_props(model, {"interface_version": version, "source": "tests/edge_fakes.py"})
     onnx.checker.check_model(model)
     return model
 
@@ -85,21 +119,43 @@ def fake_om(directory, name="hifill", **kwargs) -> str:
     return _om_twin(fake_hifill(directory / (name + ".onnx"), **kwargs))
 
 
+def om_model(directory, name: str, nodes, inputs, outputs) -> str:
+    """A small opset-11 graph (onnx.helper nodes and value infos) as
+    ``name.om`` with its ONNX twin, for the acl stand-in."""
+    model = helper.make_model(helper.make_graph(nodes, name, inputs, outputs),
+                              opset_imports=[helper.make_opsetid("", 11)])
+    model.ir_version = 7
+    path = str(directory / (name + ".onnx"))
+    onnx.save(model, path)
+    return _om_twin(path)
+
+
+def unsigned_om(directory) -> str:
+    """``unsigned.om``: y0, y1, y2 = x0, x1, x2, uint16 / uint32 / uint64 [1, 2]."""
+    types = (TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64)
+    return om_model(directory, "unsigned", [helper.make_node("Identity", ["x%d" % i], ["y%d" % i]) for i in range(3)],
+                    [helper.make_tensor_value_info("x%d" % i, t, [1, 2]) for i, t in enumerate(types)],
+                    [helper.make_tensor_value_info("y%d" % i, t, [1, 2]) for i, t in enumerate(types)])
+
+
+def gather_om(directory) -> str:
+    """``gather.om``: picked [1] = data [4] (float32) at index [1] (int64); an
+    index out of range makes the run itself fail."""
+    return om_model(directory, "gather", [helper.make_node("Gather", ["data", "index"], ["picked"])],
+                    [helper.make_tensor_value_info("data", TensorProto.FLOAT, [4]),
+                     helper.make_tensor_value_info("index", TensorProto.INT64, [1])],
+                    [helper.make_tensor_value_info("picked", TensorProto.FLOAT, [1])])
+
+
 def cra_matmul_om(directory, patch_values: int, name="cra_matmul") -> str:
     """The CRA product model for the acl stand-in: aggregated [1024, P] =
     attention [1024, 1024] @ patches [1024, P] (what ``convert cra-matmul``
     makes), as ``name.om`` with its ONNX twin."""
     cells = interface.ATTENTION_CELLS
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["attention", "patches"], ["aggregated"])], "cra_matmul",
-        [helper.make_tensor_value_info("attention", TensorProto.FLOAT, [cells, cells]),
-         helper.make_tensor_value_info("patches", TensorProto.FLOAT, [cells, patch_values])],
-        [helper.make_tensor_value_info("aggregated", TensorProto.FLOAT, [cells, patch_values])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
-    model.ir_version = 7
-    path = str(directory / (name + ".onnx"))
-    onnx.save(model, path)
-    return _om_twin(path)
+    return om_model(directory, name, [helper.make_node("MatMul", ["attention", "patches"], ["aggregated"])],
+                    [helper.make_tensor_value_info("attention", TensorProto.FLOAT, [cells, cells]),
+                     helper.make_tensor_value_info("patches", TensorProto.FLOAT, [cells, patch_values])],
+                    [helper.make_tensor_value_info("aggregated", TensorProto.FLOAT, [cells, patch_values])])
 
 
 def _om_twin(onnx_path: str) -> str:

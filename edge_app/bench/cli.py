@@ -1,0 +1,83 @@
+"""The bench's command line: ``python -m edge_app bench`` (or ``python -m edge_app.bench``)."""
+import argparse
+import json
+import os
+import sys
+from typing import Optional, Sequence
+
+from ..atomic import atomic_path
+from ..backends import backend_choices
+from ..backends.base import PRECISIONS
+from ..config import MASK_CONVENTIONS
+from ..errors import InpaintError
+from .frames import DEFAULT_SIZES, parse_sizes
+
+DESCRIPTION = ("Time every stage of the inpainting pipeline (decode ... encode) at several frame sizes and write a "
+               "JSON report (docs/bench_schema.md).")
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model file (default: the bundled model of the backend)")
+    p.add_argument("--backend", choices=backend_choices(), default="auto",
+                   help="auto (acl when pyACL is importable), onnxruntime (CUDA when available) or acl")
+    p.add_argument("--sizes", help="comma-separated WxH frame sizes (default {}; with --image: its own size)".format(
+        DEFAULT_SIZES))
+    p.add_argument("--runs", type=int, default=5, help="timed runs per size (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default %(default)s)")
+    p.add_argument("--stream-frames", type=int, default=0,
+                   help="frames of the stream measurement (default: --runs)")
+    p.add_argument("--image", help="photo to use instead of a generated frame (needs --mask)")
+    p.add_argument("--mask", help="its mask file")
+    p.add_argument("--mask-convention", choices=MASK_CONVENTIONS, default="white-hole",
+                   help="how --mask is read (default %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="record this precision instead of reading it from the model")
+    p.add_argument("--out", required=True, help="JSON report to write (docs/bench_schema.md)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``bench`` on edge_app's CLI subparsers (sets ``run``, as its other commands do)."""
+    p = subparsers.add_parser("bench", help="time every pipeline stage at several frame sizes (JSON report)",
+                              description=DESCRIPTION)
+    _add_arguments(p)
+    p.set_defaults(run=run)
+    return p
+
+
+def _check_options(options: argparse.Namespace) -> None:
+    if options.runs < 1 or options.warmup < 0 or options.stream_frames < 0:
+        raise ValueError("--runs must be >= 1, --warmup and --stream-frames >= 0")
+    if bool(options.image) != bool(options.mask):
+        raise ValueError("--image and --mask go together")
+    if options.sizes:
+        parse_sizes(options.sizes)
+    if os.path.exists(options.out) and not options.overwrite:
+        raise ValueError("{} exists: pass --overwrite to replace it".format(options.out))
+    parent = os.path.dirname(os.path.abspath(options.out))
+    if not os.path.isdir(parent):
+        raise ValueError("output folder does not exist: {}".format(parent))
+
+
+def run(options: argparse.Namespace) -> int:
+    """Run the bench from parsed arguments; 0 on success, 2 on bad input."""
+    from .report import run_bench  # the pipeline, imported late: a light --help
+    try:
+        _check_options(options)
+        report = run_bench(options, log=lambda line: print(line, file=sys.stderr))
+    except (ValueError, InpaintError) as exc:
+        print("error: {}".format(exc), file=sys.stderr)
+        return 2
+    with atomic_path(options.out) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    print("wrote {}".format(options.out))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m edge_app.bench``: parse ``argv`` and run; the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m edge_app.bench", description=DESCRIPTION)
+    _add_arguments(parser)
+    return run(parser.parse_args(argv))

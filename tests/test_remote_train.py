@@ -1,0 +1,119 @@
+"""scripts/remote_train.sh (continuing the bundled model on a GPU machine)
+end to end on local folders, without a GPU: prepare -> run (DEVICE=cpu, a
+few seconds) -> collect gives a state that resumes; and what it refuses."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "remote_train.sh"
+RESULTS = {"last.pt", "losses.jsonl", "config.yaml", "evaluate_512.json", "train.log", "run.txt"}
+
+
+def _photos(folder: Path, names, shape) -> Path:
+    rng = np.random.default_rng(0)
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        img = cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), shape[::-1], interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(folder / name), img)
+    return folder
+
+
+def _script(*args, env, cwd, timeout=60):
+    return subprocess.run(["bash", str(SCRIPT), *map(str, args)], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout)
+
+
+@pytest.mark.slow  # spawns processes and trains for a while
+def test_prepare_run_collect_on_the_cpu(tmp_path):
+    train = _photos(tmp_path / "train", ["p0.png", "p1.png", "more/p0.png"], (700, 1000))
+    val = _photos(tmp_path / "val", ["v0.png"], (600, 800))
+    env = dict(os.environ, DEVICE="cpu", EVAL_COUNT="1", PYTHON=sys.executable, PHOTOS=str(tmp_path / "photos"))
+
+    # prepare (paths relative to where it is started): training photos at short side 512, validation as they are
+    done = _script("prepare", "train", "val", "photos", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    photos = tmp_path / "photos"
+    assert cv2.imread(str(photos / "train" / "p0.png.jpg")).shape[:2] == (512, 731)
+    assert (photos / "train" / "more" / "p0.png.jpg").is_file()  # equal names in subfolders stay apart
+    assert (photos / "val" / "v0.png").read_bytes() == (val / "v0.png").read_bytes()
+    assert "rsync" in done.stdout and "run 3600" in done.stdout  # how to go on
+    again = _script("prepare", train, val, photos, env=env, cwd=tmp_path)  # its own folder: replaced
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in photos.iterdir()) == ["prepared.txt", "train", "val"]
+    own = tmp_path / "own"
+    (own / "train").mkdir(parents=True)
+    refused = _script("prepare", train, val, own, env=env, cwd=tmp_path)  # not made by prepare: refused
+    assert refused.returncode == 2 and "not made by prepare" in refused.stderr
+    assert (own / "train").is_dir()
+
+    # run: a new run from the bundled weights, stopped by SIGINT (it saves), evaluated at 512
+    done = _script("run", 20, "out", 1, 1, env=env, cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir()} == RESULTS
+    run_txt = (out / "run.txt").read_text()
+    digest = hashlib.sha256((out / "last.pt").read_bytes()).hexdigest()
+    assert f"last.pt sha256: {digest}\n" in run_txt
+    assert "device: cpu" in run_txt and "batch: 1, workers: 1" in run_txt and "amp: off" in run_txt
+    assert "--init edge_app/models/hifill_train_state.pt" in run_txt and "--size 256" in run_txt
+    assert "training exit status: 124 (stopped after 20 s)" in run_txt
+    metrics = json.loads((out / "evaluate_512.json").read_text())
+    assert metrics["size"] == 512 and metrics["count"] == 1
+    assert metrics["total_steps"] > metrics["step"] >= 1  # started from the bundled weights (--init)
+    steps = metrics["step"]
+    assert len((out / "losses.jsonl").read_text().splitlines()) == steps
+    assert "batch_size: 1" in (out / "config.yaml").read_text()
+
+    # an OUT_DIR that holds a last.pt is refused, before anything starts
+    before = (out / "run.txt").read_bytes()
+    refused = _script("run", 20, out, 1, 1, env=env, cwd=tmp_path)
+    assert refused.returncode == 2 and "last.pt exists" in refused.stderr
+    assert (out / "run.txt").read_bytes() == before
+
+    # collect: the checked state resumes exactly where the run stopped
+    run = tmp_path / "collected"
+    done = _script("collect", out, run, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in run.iterdir()} == RESULTS
+    assert (run / "last.pt").read_bytes() == (out / "last.pt").read_bytes()
+    assert f"after {steps} steps" in done.stdout and "--resume" in done.stdout
+    subprocess.run([sys.executable, "-m", "training", "train", "--out", str(run), "--resume", "--data",
+                    str(photos / "train"), "--iters", str(steps + 1), "--no-progress"],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    assert len((run / "losses.jsonl").read_text().splitlines()) == steps + 1
+
+    # an existing RUN_DIR/last.pt is never overwritten
+    kept = (run / "last.pt").read_bytes()
+    refused = _script("collect", out, run, env=env, cwd=tmp_path)
+    assert refused.returncode == 2 and "last.pt exists" in refused.stderr
+    assert (run / "last.pt").read_bytes() == kept
+
+    # a damaged last.pt (e.g. an incomplete copy) does not match run.txt: refused, nothing written
+    state = out / "last.pt"
+    state.write_bytes(state.read_bytes()[:-1] + b"x")
+    bad = _script("collect", out, tmp_path / "again", env=env, cwd=tmp_path)
+    assert bad.returncode == 1 and "does not match" in bad.stderr
+    assert not (tmp_path / "again" / "last.pt").exists()
+
+
+@pytest.mark.slow  # starts processes
+def test_usage_and_bad_arguments(tmp_path):
+    env = dict(os.environ, PYTHON=sys.executable)
+    for args in [(), ("prepare", "only-one"), ("run", "10"), ("collect", "a"), ("other",)]:
+        done = _script(*args, env=env, cwd=tmp_path)
+        assert done.returncode == 2 and "usage:" in done.stderr, args
+    done = _script("run", "ten", tmp_path / "out", env=env, cwd=tmp_path)
+    assert done.returncode == 2 and "SECONDS must be a whole number" in done.stderr
+    done = _script("run", 10, tmp_path / "out", env=dict(env, PHOTOS=str(tmp_path / "none")), cwd=tmp_path)
+    assert done.returncode == 2 and "no prepared photos" in done.stderr
+    assert not (tmp_path / "out").exists()
+    done = _script("collect", tmp_path / "none", tmp_path / "run", env=env, cwd=tmp_path)
+    assert done.returncode == 2 and "copy OUT_DIR back" in done.stderr

@@ -1,0 +1,254 @@
+"""The serve page in a real browser: headless Chromium paints a stroke and runs Inpaint.
+
+Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
+no extra package); it is Debian's ``chromium`` (.ci/run installs it), and the
+test skips, saying why, only where no Chromium is installed. Every request of
+the browser outside loopback goes to a closed local proxy port: the page must
+work with no network.
+
+The screenshot of the page after Inpaint lands in the test's temporary folder;
+``EDGE_APP_SCREENSHOT=docs/images/serve_page.png`` also writes it there (the
+README's picture).
+"""
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from base64 import b64decode
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_app import Inpainter
+from edge_app.serve import EdgeServer
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "edge_app" / "samples" / "bridge.jpg"
+SIZE = (960, 540)  # the photo, scaled down: width, height
+VIEW = (1360, 900)  # the browser window, CSS pixels
+#: The stroke, in photo pixels: along the dark cables from the top edge to the bottom edge.
+STROKE = [(467 + round(238 * t / 20), round(537 * t / 20)) for t in range(21)]
+BRUSH = 56  # page pixels
+UNDONE = [(100, 300), (200, 320), (300, 300)]
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def find_chromium():
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _high_fd(fd):
+    """``fd`` moved to a number >= 10 (so that placing two of them on 3 and 4 clobbers neither)."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+class Chromium:
+    """Headless Chromium and one page, driven by DevTools protocol commands on a pipe."""
+
+    def __init__(self, binary, profile, timeout=60.0):
+        self.timeout = timeout
+        to_chrome, self._write = os.pipe()
+        self._read, from_chrome = os.pipe()
+        to_chrome, from_chrome = _high_fd(to_chrome), _high_fd(from_chrome)
+
+        def child_fds():  # Chromium reads commands on fd 3 and answers on fd 4
+            os.dup2(to_chrome, 3)
+            os.dup2(from_chrome, 4)
+
+        args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--remote-debugging-pipe", "--user-data-dir=" + str(profile), "--no-first-run",
+                "--no-default-browser-check", "--disable-extensions", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update", "--no-pings",
+                "--proxy-server=127.0.0.1:9", "--hide-scrollbars", "--force-device-scale-factor=1",
+                "--window-size={},{}".format(*VIEW), "about:blank"]
+        self.proc = subprocess.Popen(args, preexec_fn=child_fds, close_fds=False, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_chrome)
+        os.close(from_chrome)
+        self._buffer = b""
+        self._next_id = 0
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.send("Emulation.setDeviceMetricsOverride", session=True, width=VIEW[0], height=VIEW[1],
+                  deviceScaleFactor=1, mobile=False)
+
+    def send(self, method, session=False, **params):
+        """Run one command; its result (events in between are skipped)."""
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._write, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            reply = self._receive(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError("{}: {}".format(method, reply["error"]))
+                return reply.get("result", {})
+
+    def _receive(self, deadline):
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._read], [], [], left)[0]:
+                raise TimeoutError("no answer from Chromium")
+            chunk = os.read(self._read, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed its pipe (exit status {})".format(self.proc.poll()))
+            self._buffer += chunk
+        message, _, self._buffer = self._buffer.partition(b"\0")
+        return json.loads(message)
+
+    def evaluate(self, expression):
+        """The value of a JavaScript expression in the page (promises awaited)."""
+        reply = self.send("Runtime.evaluate", session=True, expression=expression, returnByValue=True,
+                          awaitPromise=True)
+        if "exceptionDetails" in reply:
+            raise RuntimeError("{}: {}".format(expression, reply["exceptionDetails"]))
+        return reply["result"].get("value")
+
+    def wait_for(self, expression, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(expression):
+            if time.monotonic() > deadline:
+                raise TimeoutError("{} never became true".format(expression))
+            time.sleep(0.1)
+
+    def mouse(self, kind, x, y, buttons=1):
+        self.send("Input.dispatchMouseEvent", session=True, type=kind, x=x, y=y, button="left",
+                  buttons=buttons, clickCount=1)
+
+    def drag(self, points):
+        """A stroke of the left mouse button through ``points`` (CSS pixels of the page)."""
+        self.mouse("mousePressed", *points[0])
+        for x, y in points[1:]:
+            self.mouse("mouseMoved", x, y)
+        self.mouse("mouseReleased", *points[-1], buttons=0)
+
+    def click(self, selector):
+        box = self.evaluate("(() => {{ const r = document.querySelector({!r}).getBoundingClientRect(); "
+                            "return [r.left + r.width / 2, r.top + r.height / 2]; }})()".format(selector))
+        self.mouse("mousePressed", *box)
+        self.mouse("mouseReleased", *box, buttons=0)
+
+    def set_files(self, selector, paths):
+        root = self.send("DOM.getDocument", session=True)["root"]["nodeId"]
+        node = self.send("DOM.querySelector", session=True, nodeId=root, selector=selector)["nodeId"]
+        self.send("DOM.setFileInputFiles", session=True, nodeId=node, files=[str(p) for p in paths])
+
+    def screenshot(self):
+        return b64decode(self.send("Page.captureScreenshot", session=True, format="png")["data"])
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            os.close(self._write)
+            os.close(self._read)
+
+
+@contextmanager
+def serving(inpainter):
+    server = EdgeServer(inpainter, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.close()
+        thread.join(timeout=10)
+
+
+def fetch_png(url):
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=60) as reply:
+        assert reply.headers["Content-Type"] == "image/png"
+        return cv2.imdecode(np.frombuffer(reply.read(), np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+@pytest.mark.slow
+def test_paint_and_inpaint_in_chromium(tmp_path):
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium: `apt-get install chromium` (.ci/run does) to run the page in a browser")
+    image = cv2.resize(cv2.imread(str(PHOTO)), SIZE, interpolation=cv2.INTER_AREA)
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), image)
+    with Inpainter(backend="onnxruntime") as inpainter, serving(inpainter) as server:
+        browser = Chromium(binary, tmp_path / "profile")
+        try:
+            browser.send("Page.enable", session=True)
+            browser.send("Page.navigate", session=True, url=server.url())
+            browser.wait_for("document.body && document.body.dataset.status === 'ready'")
+            assert "onnxruntime" in browser.evaluate("document.getElementById('backend').textContent")
+
+            browser.set_files("#photoFile", [photo])
+            browser.wait_for("document.body.dataset.status === 'image'")
+            left, top, width, height = browser.evaluate(
+                "(() => { const r = document.getElementById('mask').getBoundingClientRect(); "
+                "return [r.left, r.top, r.width, r.height]; })()")
+            assert width > 300 and abs(width / height - SIZE[0] / SIZE[1]) < 0.02
+            browser.evaluate("document.getElementById('brushSize').value = {}; "
+                             "document.getElementById('brushSize').dispatchEvent(new Event('input'))".format(BRUSH))
+            assert browser.evaluate("document.getElementById('brushValue').textContent") == "{} px".format(BRUSH)
+            scale = width / SIZE[0]
+
+            def page(points):
+                return [(left + x * scale, top + y * scale) for x, y in points]
+            browser.drag(page(UNDONE))  # a stroke taken back
+            browser.click("#undo")
+            browser.drag(page(STROKE))
+            end = "document.getElementById('mask').getContext('2d').getImageData({}, {}, 1, 1).data[3]".format(
+                *STROKE[-1])
+            assert browser.evaluate(end) == 255  # painted
+            browser.click("#modeErase")
+            browser.drag(page(STROKE[-1:]))  # one dab of the eraser on the stroke's end ...
+            assert browser.evaluate(end) == 0
+            browser.click("#undo")  # ... taken back
+            assert browser.evaluate(end) == 255
+            browser.click("#modePaint")
+
+            browser.click("#inpaint")
+            browser.wait_for("['done', 'error'].includes(document.body.dataset.status)", timeout=120)
+            message = browser.evaluate("document.getElementById('message').textContent")
+            assert browser.evaluate("document.body.dataset.status") == "done", message
+            assert "onnxruntime" in browser.evaluate("document.getElementById('timings').textContent")
+            assert browser.evaluate("document.getElementById('after').naturalWidth") == SIZE[0]
+            result = fetch_png(browser.evaluate("document.getElementById('downloadResult').href"))
+            mask = fetch_png(browser.evaluate("document.getElementById('downloadMask').href"))
+            shot = browser.screenshot()
+        finally:
+            browser.close()
+
+    (tmp_path / "serve_page.png").write_bytes(shot)
+    if os.environ.get("EDGE_APP_SCREENSHOT"):
+        Path(os.environ["EDGE_APP_SCREENSHOT"]).write_bytes(shot)
+    assert result.shape == image.shape and mask.shape == SIZE[::-1]
+    hole = mask > 127
+    assert all(hole[y, x] for x, y in STROKE) and not any(hole[y, x] for x, y in UNDONE)  # the stroke ...
+    length = sum(np.hypot(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in zip(STROKE, STROKE[1:]))
+    brush = BRUSH / scale  # in photo pixels
+    assert 0.7 * length * brush < hole.sum() < 1.2 * (length + brush) * brush  # ... as wide as the brush
+    changed = (result != image).any(axis=2)
+    assert changed[hole].mean() > 0.5
+    near = cv2.dilate(hole.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+    assert not changed[~near].any()
+    assert cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR).shape[:2] == VIEW[::-1]
