@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_app import cra
-from edge_app.cra import CraPlan, compose, prune_rows
+from edge_app.cra import CraPlan, compose, prune_rows, terms
 from edge_app.preprocess import small_hole, small_image
 
 FLOOR = 1.0 / 512
@@ -16,8 +16,8 @@ def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR, feath
     """Spec section 6 at native size, written the obvious way: full-frame
     float residual, all 1024 x 1024 weights, cells with edges k * H // 32 and
     patches of the largest cell size from each cell's corner (edge-padded);
-    the blend is the upsampled 512 mask capped by a linear ramp over
-    ``feather`` pixels of full-frame distance to the hole."""
+    the blend is the upsampled 512 mask capped by twice the hole's share of
+    the (2 feather + 1)^2 box around each pixel."""
     height, width = hole.shape
     ys, xs = np.arange(33) * height // 32, np.arange(33) * width // 32
     ph, pw = np.diff(ys).max(), np.diff(xs).max()
@@ -35,8 +35,9 @@ def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR, feath
             result[ys[j]:ys[j + 1], xs[i]:xs[i + 1]] += agg[j * 32 + i, :h, :w]
     result = np.clip(result, 0, 255)
     soft = np.clip(cv2.resize(blend, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float64)
-    dist = cv2.distanceTransform((hole == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    soft = np.minimum(soft, np.clip(1.0 - dist / (feather + 1.0), 0, 1))
+    box = cv2.blur((hole != 0).astype(np.float64), (2 * feather + 1, 2 * feather + 1),
+                   borderType=cv2.BORDER_REPLICATE)
+    soft = np.minimum(soft, np.minimum(2.0 * box, 1.0))
     soft[hole != 0] = 1.0
     out = np.rint(result * soft[..., None] + frame * (1 - soft[..., None]))
     return np.where((soft > floor)[..., None], out, image).astype(np.uint8), soft
@@ -91,7 +92,7 @@ def test_blend_follows_the_native_hole(feather):
     out = compose(image, hole, inpainted, attention, blend, prune_mass=0.0, feather=feather)
     assert np.abs(out.astype(int) - expected).max() <= 1
     dist = cv2.distanceTransform((hole == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    far = dist > feather + 1
+    far = dist > feather * 2 ** 0.5 + 1  # outside every (2 feather + 1)^2 box that holds a hole pixel
     up_blend = cv2.resize(blend, (2000, 1200), interpolation=cv2.INTER_LINEAR)
     if feather <= 3:
         assert (far & (up_blend > 0.05)).any()  # where the 512 mask alone would have blended
@@ -104,7 +105,7 @@ def test_blend_follows_the_native_hole(feather):
 @pytest.mark.parametrize("dense_fraction", [0.0, 2.0])
 def test_product_paths_agree(monkeypatch, dense_fraction):
     """0.0: every chunk one matrix product; 2.0: every term accumulated alone."""
-    monkeypatch.setattr(cra, "DENSE_FRACTION", dense_fraction)
+    monkeypatch.setattr(terms, "DENSE_FRACTION", dense_fraction)
     image, hole, inpainted, attention, blend = make_case(150, 260, seed=7)
     expected, _ = dense_reference(image, hole, inpainted, attention, blend)
     out = compose(image, hole, inpainted, attention, blend, prune_mass=0.0)
@@ -117,7 +118,7 @@ def test_per_term_path_with_attention_on_hole_and_edge_patches(monkeypatch, heig
     the frame's edge (their own residual) next to clean ones (summed at 512
     rows, by y-weight form: several forms when the height is not a multiple
     of 32)."""
-    monkeypatch.setattr(cra, "DENSE_FRACTION", 2.0)
+    monkeypatch.setattr(terms, "DENSE_FRACTION", 2.0)
     image, hole, inpainted, _, blend = make_case(height, width, seed=11)
     logits = np.random.default_rng(2).normal(0, 4, (1024, 1024))
     attention = np.exp(logits - logits.max(1, keepdims=True))
