@@ -56,9 +56,10 @@ class AppConfig:
     #: Soft-mask values at or below this are treated as 0 (a change below half
     #: a grey level): pixels there come back bit-identical.
     soft_floor: float = 1.0 / 512
-    #: The blend into the frame: 1 on the full-resolution hole, falling
-    #: linearly to 0 over this many pixels outside it (and never above the
-    #: model's upsampled 512 blend mask); see edge_app.cra.
+    #: The blend into the frame: 1 on the full-resolution hole, falling to 0
+    #: within this many pixels outside it (a linear ramp across a straight
+    #: edge; never above the model's upsampled 512 blend mask); see
+    #: edge_app.cra.plan.CraPlan._ramp.
     blend_feather: int = 3
     #: In each attention row the smallest weights are dropped while their
     #: sum stays at or below this: the aggregated residual then errs by at
