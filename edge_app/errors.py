@@ -1,6 +1,6 @@
 """The app's exception and warning classes.
 
-``InpaintError`` carries the file and the problem so the CLI can print the
+``InpaintError`` holds the file and the problem so the CLI can print the
 one-line ``error: <file>: <problem>`` and exit with status 2.
 """
 from typing import Optional

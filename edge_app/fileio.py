@@ -5,7 +5,7 @@ The model works on uint8 BGR (H, W, 3): JPEG EXIF orientation applied,
 what that copy leaves out (bit depth, grey, alpha) so that
 ``SourceImage.restore`` gives back the file's layout, and ``write_image``
 refuses a format that would lose depth or alpha instead of downgrading.
-Mask files come back as raw arrays (grey, or BGRA when they carry alpha) for
+Mask files come back as raw arrays (grey, or BGRA when they have alpha) for
 ``masks.hole_from_file_array`` to interpret.
 """
 import os
@@ -69,9 +69,9 @@ class SourceImage:
         Grey input: the result converted to grey. Pixels equal to ``bgr`` keep
         the file's values bit for bit; changed ones get the file's value plus
         the 8-bit change scaled to the file's depth (x 257 for 16-bit),
-        clipped. The alpha plane is carried through unchanged.
+        clipped. The alpha plane is kept unchanged.
         """
-        out = result if self.colour is self.bgr else self._apply_change(result)  # 8-bit colour: nothing to carry
+        out = result if self.colour is self.bgr else self._apply_change(result)  # 8-bit colour: nothing to restore
         return out if self.alpha is None else np.dstack([out, self.alpha])
 
     def _apply_change(self, result: np.ndarray) -> np.ndarray:

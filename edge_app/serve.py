@@ -61,7 +61,7 @@ from .stream import open_source
 
 PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static", "index.html")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-#: JPEG start-of-frame markers (they carry the size); C4, C8 and CC are not frames.
+#: JPEG start-of-frame markers (they hold the size); C4, C8 and CC are not frames.
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_NO_LENGTH = frozenset(range(0xD0, 0xD9)) | {0x01}
 _ID = "([0-9a-f]{16})"

@@ -33,7 +33,7 @@ def inputs(tmp_path_factory):
     """A fake .om with its ONNX twin, and a small sample photo and mask."""
     d = tmp_path_factory.mktemp("bundle_in")
     model = edge_fakes.fake_hifill_model()
-    # The provenance an exported model carries (the bundle runs `convert check` on --onnx).
+    # The provenance an exported model records (the bundle runs `convert check` on --onnx).
     onnx.helper.set_model_props(model, {"interface_version": interface.INTERFACE_VERSION, "checkpoint_sha256": "0" * 64,
                                         "training_steps": "0", "source": "edge_fakes"})
     onnx_path = d / "hifill.onnx"
