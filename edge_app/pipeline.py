@@ -38,6 +38,8 @@ class Prepared:
         #: ... and the network's hole (see AppConfig.min_known)
         self.fraction = known_fraction(self.hole)
         self.small_mask = self.any_mask if config.min_known >= 1.0 else majority_hole(self.fraction, config.min_known)
+        #: 512 pixels known to the network that hold hole pixels (known_small_image)
+        self.partial = (self.small_mask == 0) & (self.any_mask != 0)
         if not self.empty and self.small_mask.all():
             raise InpaintError("the hole leaves no fully known pixel in the network's 512 x 512 view: "
                                "nothing left to borrow from")
@@ -98,7 +100,7 @@ class Inpainter:
                 image.shape[1], image.shape[0], prepared.shape[1], prepared.shape[0]))
         t0 = time.perf_counter()
         inferred.small = known_small_image(image[prepared.window], prepared.hole, prepared.fraction,
-                                           prepared.small_mask)
+                                           prepared.partial)
         img_input = image_input(inferred.small)
         _add(inferred.timings, "preprocess", time.perf_counter() - t0)
         inferred.outputs = self.backend.run(img_input, prepared.mask_input)

@@ -53,13 +53,13 @@ def majority_hole(fraction: np.ndarray, min_known: float) -> np.ndarray:
 
 
 def known_small_image(image: np.ndarray, hole: np.ndarray, fraction: np.ndarray,
-                      small_mask: np.ndarray) -> np.ndarray:
-    """``small_image`` where a 512 pixel is wholly known; where it is only
-    partly known (and counted known in ``small_mask``), the area mean of its
-    known native pixels (hole pixels zeroed, the mean divided by
-    ``fraction``; rounding error below one grey level when fraction >= 0.5)."""
+                      partial: np.ndarray) -> np.ndarray:
+    """``small_image``, except at the ``partial`` 512 pixels (known to the
+    network but holding hole pixels: mask-only, so the caller computes it
+    once), which take the area mean of their known native pixels (hole
+    pixels zeroed, the mean divided by ``fraction``; rounding error below one
+    grey level when fraction >= 0.5)."""
     small = small_image(image)
-    partial = (small_mask == 0) & (fraction < 1.0)
     if partial.any():
         known = (hole == 0).view(np.uint8)
         masked = cv2.bitwise_and(image, image, mask=known)  # hole pixels zeroed (SIMD, no fancy indexing)

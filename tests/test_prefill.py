@@ -9,6 +9,8 @@ from training.config import ModelConfig
 from training.model import build_generator
 from training.prefill import MembraneFill, pyramid_levels
 
+FILL = MembraneFill(*ModelConfig().prefill_iters)  # the generator's own settings
+
 
 def _blob_mask(size: int, seed: int = 0) -> torch.Tensor:
     rng = np.random.default_rng(seed)
@@ -40,7 +42,7 @@ def test_pyramid_levels():
 def test_constant_colour_is_filled_exactly_not_grey():
     x = torch.tensor([0.6, -0.3, 0.1]).reshape(1, 3, 1, 1).expand(1, 3, 128, 128).clone()
     m = _blob_mask(128)
-    filled = MembraneFill()(x, m)
+    filled = FILL(x, m)
     assert torch.allclose(filled, x, atol=2e-3)
 
 
@@ -48,7 +50,7 @@ def test_known_pixels_are_returned_unchanged():
     x = torch.rand(2, 3, 64, 96) * 2 - 1
     m = torch.zeros(2, 1, 64, 96)
     m[..., 10:40, 20:70] = 1
-    filled = MembraneFill()(x, m)
+    filled = FILL(x, m)
     known = m.expand_as(x) == 0
     assert torch.equal(filled[known], x[known])
 
@@ -59,13 +61,13 @@ def test_linear_ramp_is_continued():
     x = (ramp[None, :] * 0.5 + ramp[:, None] * 0.4).expand(1, 3, 128, 128).clone()
     m = torch.zeros(1, 1, 128, 128)
     m[..., 50:80, 40:90] = 1
-    err = (MembraneFill()(x, m) - x).abs()[m.expand_as(x) > 0]
+    err = (FILL(x, m) - x).abs()[m.expand_as(x) > 0]
     assert err.mean() < 0.01  # 1.3 grey levels of 255
 
 
 def test_no_known_pixel_gives_zeros():
     x = torch.rand(1, 3, 32, 32)
-    assert torch.equal(MembraneFill()(x, torch.ones(1, 1, 32, 32)), torch.zeros_like(x))
+    assert torch.equal(FILL(x, torch.ones(1, 1, 32, 32)), torch.zeros_like(x))
 
 
 def test_untrained_generator_returns_the_classical_fill():
@@ -80,7 +82,7 @@ def test_untrained_generator_returns_the_classical_fill():
     x = _to_net(img)
     with torch.no_grad():
         coarse, refined, _ = g(x, m)
-    prefill = MembraneFill(*ModelConfig().prefill_iters)(x, m)
+    prefill = FILL(x, m)
     hole = m.expand_as(x) > 0
     assert torch.allclose(refined[hole], prefill[hole], atol=1e-5)
     assert torch.allclose(coarse[hole], prefill[hole], atol=1e-5)
@@ -105,7 +107,7 @@ def test_release_design_without_prefill_starts_from_zeros():
     with torch.no_grad():
         _, refined, _ = g(x, m)
     hole = m.expand_as(x) > 0
-    assert not torch.allclose(refined[hole], MembraneFill()(x, m)[hole], atol=0.05)
+    assert not torch.allclose(refined[hole], FILL(x, m)[hole], atol=0.05)
 
 
 @pytest.mark.parametrize("stored,expected", [({}, False), ({"prefill": True}, True)])

@@ -59,7 +59,7 @@ class MembraneFill(nn.Module):
     full resolution (the fine detail of thin holes' edges).
     """
 
-    def __init__(self, iters: int = 4, fine_iters: int = 4) -> None:
+    def __init__(self, iters: int, fine_iters: int) -> None:
         super().__init__()
         self.iters = iters
         self.fine_iters = fine_iters
@@ -68,19 +68,16 @@ class MembraneFill(nn.Module):
         known = 1.0 - mask
         levels = pyramid_levels(int(x.shape[2]), int(x.shape[3]))
         # Pull: (value, weight) per level; value is the weighted mean of known pixels.
-        pyramid: List[Tuple[torch.Tensor, torch.Tensor]] = [(x * known, known)]
         weighted, weight = x * known, known
+        pyramid: List[Tuple[torch.Tensor, torch.Tensor]] = [(weighted, known)]
         for _ in range(levels):
             weighted = F.avg_pool2d(weighted, 2)
             weight = F.avg_pool2d(weight, 2)
             pyramid.append((weighted / torch.clamp(weight, min=_EPS), torch.clamp(weight * 4.0, 0.0, 1.0)))
         # Push: coarsest to finest.
-        value, weight = pyramid[-1]
-        filled = value
+        filled = pyramid[-1][0]
         for level in range(levels - 1, -1, -1):
             value, weight = pyramid[level]
-            if level == 0:
-                value = x * known
             up = F.interpolate(filled, scale_factor=2.0, mode="bilinear", align_corners=False)
             filled = weight * value + (1.0 - weight) * up
             filled = _relax(filled, value, weight, self.iters + (self.fine_iters if level == 0 else 0))
