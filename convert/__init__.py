@@ -7,7 +7,8 @@ Modules, one job each:
 - ``supported_ops`` / ``check``: the offline ATC pre-flight (CANN 5.0.4 rules).
 - ``fp16``: float16 twin of a graph (what ATC's force_fp16 does).
 - ``runtime`` / ``samples`` / ``parity``: onnxruntime vs PyTorch on photos.
-- ``atc``: convert.sh / aipp.cfg writer, SoC detection from ``npu-smi info``.
+- ``socs``: the SoCs ``atc`` targets (one table), SoC detection from ``npu-smi info``.
+- ``atc``: convert.sh / aipp.cfg writer.
 - ``cra_matmul``: the CRA aggregation MatMul as its own model.
 
 CLI: ``python -m convert {export,check,parity,atc,cra-matmul} --help``.

@@ -13,11 +13,11 @@ from typing import List, Optional
 
 import onnx
 
-from .atc import (DEFAULT_PRECISION, PRECISION_MODES, SOCS, AtcJob, aipp_size, detect_soc, input_shape_arg,
-                  run_or_explain, write_job)
+from .atc import DEFAULT_PRECISION, PRECISION_MODES, AtcJob, aipp_size, input_shape_arg, run_or_explain, write_job
 from . import bundle
 from .check import check_file, check_model
 from .cra_matmul import build_cra_matmul, parse_size
+from .socs import SOCS, detect_soc, soc_help
 from .supported_ops import help_text
 
 DEFAULT_SEED = 0
@@ -32,7 +32,8 @@ def _add_weights(p: argparse.ArgumentParser) -> None:
 
 def _add_target(p: argparse.ArgumentParser) -> None:
     p.add_argument("--soc", default=SOCS[0],
-                   help=f"{', '.join(SOCS)}, or the text of `npu-smi info` (inline or @file) (default %(default)s)")
+                   help=f"ATC --soc_version: {soc_help()}; or the text of `npu-smi info` (inline or @file), "
+                        "read as Ascend + its chip name (default %(default)s)")
     p.add_argument("--precision", choices=PRECISION_MODES, default=DEFAULT_PRECISION,
                    help="ATC --precision_mode (default %(default)s, chosen from `parity` figures)")
 
@@ -102,14 +103,14 @@ def _parity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_atc(model_path: str, model: onnx.ModelProto, args: argparse.Namespace, aipp: bool) -> int:
+def _write_atc(model_path: str, model: onnx.ModelProto, args: argparse.Namespace, soc: str, aipp: bool) -> int:
     report = check_model(model, name=model_path, check_interface=False)
     if not report.ok:
         print(report.to_text())
         return 1
     inputs = [(v.name, [d.dim_value for d in v.type.tensor_type.shape.dim]) for v in model.graph.input]
     job = AtcJob(
-        model=model_path, out_dir=args.out, soc=detect_soc(args.soc), input_shape=input_shape_arg(inputs),
+        model=model_path, out_dir=args.out, soc=soc, input_shape=input_shape_arg(inputs),
         input_format="NCHW" if all(len(dims) == 4 for _, dims in inputs) else "ND",
         precision=args.precision, aipp_size=aipp_size(model) if aipp else None,
     )
@@ -121,19 +122,21 @@ def _write_atc(model_path: str, model: onnx.ModelProto, args: argparse.Namespace
 
 
 def _atc(args: argparse.Namespace) -> int:
+    soc = detect_soc(args.soc)
     if not Path(args.model).is_file():
         raise FileNotFoundError(f"ONNX file not found: {args.model}")
-    return _write_atc(args.model, onnx.load(args.model), args, args.aipp)
+    return _write_atc(args.model, onnx.load(args.model), args, soc, args.aipp)
 
 
 def _cra_matmul(args: argparse.Namespace) -> int:
     from .export import save_onnx
+    soc = detect_soc(args.soc)
     size = parse_size(args.size)
     model = build_cra_matmul(size)
     path = str(Path(args.out) / f"cra_matmul_{size[0]}x{size[1]}.onnx")
     save_onnx(model, path, args.overwrite)
     print(f"wrote {path}")
-    return _write_atc(path, model, args, aipp=False)
+    return _write_atc(path, model, args, soc, aipp=False)
 
 
 _COMMANDS = {"export": _export, "check": _check, "parity": _parity, "atc": _atc, "cra-matmul": _cra_matmul,
