@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Run on the board (or any Linux machine): what Ascend stack is installed, and
-# which ATC --soc_version matches the chip. Prints "not found" for whatever is
-# missing and always exits 0 with a one-block summary, so it is safe to run
-# anywhere (docs/board_guide.md, section "Check the board").
+# Run on the board (or any Linux machine): which board it is, what Ascend
+# stack is installed, and which ATC --soc_version matches the chip. Prints
+# "not found" for whatever is missing and always exits 0 with a one-block
+# summary, so it is safe to run anywhere (docs/board_guide.md, "Check the board").
 #
 # Environment: PYTHON (default python3), ASCEND_HOME (default /usr/local/Ascend),
-# ASCEND_TOOLKIT_HOME (a CANN toolkit directory, checked first when set).
+# ASCEND_TOOLKIT_HOME (a CANN toolkit directory, checked first when set),
+# DEVICE_TREE_MODEL_FILE (default /proc/device-tree/model: the board's name).
 set -u
 
 PYTHON="${PYTHON:-python3}"
 ASCEND_HOME="${ASCEND_HOME:-/usr/local/Ascend}"
+DEVICE_TREE_MODEL_FILE="${DEVICE_TREE_MODEL_FILE:-/proc/device-tree/model}"
+# The --soc_version values `python -m convert atc` accepts (convert/socs.py, SOC_TABLE;
+# tests/test_board_check.py keeps the two lists equal).
+KNOWN_SOCS="Ascend310 Ascend310B1 Ascend310B4"
 
 section() { printf '\n== %s\n' "$1"; }
 
@@ -107,10 +112,42 @@ if [ -n "$soc_name" ]; then
   soc_version="$soc_name"
 else
   echo "SoC: not found"
-  soc_version="not found (Atlas 200 DK: Ascend310; Atlas 200I DK A2: Ascend310B<n>, see npu-smi info)"
+  soc_version="not found (Atlas 200 DK: Ascend310; Atlas 200I DK A2, Orange Pi AIpro: Ascend310B<n>, see npu-smi info)"
+fi
+
+# ---- Board -----------------------------------------------------------------
+# The device tree's model string names the board where the image sets it; the
+# exact strings of the Atlas and Orange Pi images were not seen here, so the
+# match ignores case, spaces and dashes. Without it, the SoC tells the family.
+section "Board"
+dt_model=""
+[ -r "$DEVICE_TREE_MODEL_FILE" ] && dt_model="$(tr -d '\000' < "$DEVICE_TREE_MODEL_FILE" 2>/dev/null)"
+echo "device tree model: ${dt_model:-not found}"
+dt_key="$(printf '%s' "$dt_model" | tr '[:upper:]' '[:lower:]' | tr -d ' _-')"
+case "$dt_key" in
+  *orangepiaipro*) board="Orange Pi AIpro" ;;
+  *200idka2*) board="Atlas 200I DK A2" ;;
+  *200dk*) board="Atlas 200 DK" ;;
+  *)
+    case "$soc_name" in
+      Ascend310B*) board="an Ascend 310B board (Atlas 200I DK A2 or Orange Pi AIpro), from the SoC" ;;
+      Ascend310) board="an Ascend 310 board (Atlas 200 DK), from the SoC" ;;
+      *) board="not found" ;;
+    esac ;;
+esac
+echo "board: $board"
+case "$soc_name" in
+  Ascend310B*) echo "note: to run atc on this board, the convert.sh of \`convert atc --soc $soc_name\` limits ATC's parallel compilers (TE_PARALLEL_COMPILER=1, MAX_COMPILE_CORE_NUMBER=1)" ;;
+esac
+if [ -n "$soc_name" ]; then
+  case " $KNOWN_SOCS " in
+    *" $soc_name "*) ;;
+    *) soc_version="$soc_name (not one that convert atc accepts: $KNOWN_SOCS)" ;;
+  esac
 fi
 
 section "Summary"
+echo "board:          $board"
 echo "npu-smi:        $npu_smi_summary"
 echo "CANN:           $cann_version"
 echo "python:         $python_version"
