@@ -213,3 +213,46 @@ def test_precision_comes_from_the_cli_then_the_model_metadata_then_the_backend()
     assert model_precision(Fake("fp32", {"precision": "fp16"}), "fp32") == ("fp32", "cli")
     assert model_precision(Fake("fp16", {}), None) == ("fp16", "default")
     assert model_precision(Fake("fp32", {"precision": "int4"}), None) == ("fp32", "default")
+
+
+AIS_SUMMARY = REPO / "tests" / "fixtures" / "ais_bench" / "format_example_summary.json"  # a format example
+
+
+def test_ais_bench_figures_go_into_the_report(fake_onnx, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert bench.main(["--model", str(fake_onnx), "--backend", "onnxruntime", "--sizes", "320x240", "--runs", "1",
+                       "--warmup", "0", "--ais-bench", str(AIS_SUMMARY), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert bench.validate_report(report) == []
+    model_only = report["model_only"]
+    assert model_only["source"] == str(AIS_SUMMARY) and model_only["inference"]["median_ms"] == 12.0
+    # The example timed format_example.om, this run fake.onnx: said, not hidden.
+    assert "warning: ais_bench timed format_example.om, this bench ran" in capsys.readouterr().err
+
+
+def test_unreadable_ais_bench_report_stops_before_the_run(fake_onnx, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert bench.main(["--model", str(fake_onnx), "--ais-bench", str(tmp_path / "none.json"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ais_bench report not found") and err.count("\n") == 1  # no run logged
+    assert not out.exists()
+
+
+def test_validator_checks_model_only(cpu_report):
+    from edge_app.bench.ais_bench import read_ais_bench
+    report = dict(cpu_report, model_only=read_ais_bench(str(AIS_SUMMARY)))
+    assert bench.validate_report(report) == []
+    assert "model_only" not in cpu_report and bench.validate_report(cpu_report) == []  # optional
+
+    def edit(change):
+        broken = copy.deepcopy(report)
+        change(broken["model_only"])
+        return bench.validate_report(broken)
+
+    assert any("model_only.tool" in p for p in edit(lambda m: m.update(tool="msame")))
+    assert any("model_only.source_format" in p for p in edit(lambda m: m.update(source_format="csv")))
+    assert any("model_only.inference: needs 0 <= min_ms" in p for p in edit(lambda m: m["inference"].update(min_ms=99)))
+    assert any("model_only.inference.mean_ms" in p for p in edit(lambda m: m["inference"].pop("mean_ms")))
+    assert any("model_only.count: must be >= 1" in p for p in edit(lambda m: m.update(count=0)))
+    assert any("model_only.throughput_per_s: must be > 0" in p for p in edit(lambda m: m.update(throughput_per_s=0)))
+    assert any("model_only.note: missing" in p for p in edit(lambda m: m.pop("note")))

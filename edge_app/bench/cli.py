@@ -10,6 +10,7 @@ from ..backends import backend_choices
 from ..backends.base import PRECISIONS
 from ..config import MASK_CONVENTIONS
 from ..errors import InpaintError
+from .ais_bench import read_ais_bench
 from .frames import DEFAULT_SIZES, parse_sizes
 
 DESCRIPTION = ("Time every stage of the inpainting pipeline (decode ... encode) at several frame sizes and write a "
@@ -32,6 +33,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how --mask is read (default %(default)s)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="record this precision instead of reading it from the model")
+    p.add_argument("--ais-bench", metavar="PATH",
+                   help="also put the model-only figures of an ais_bench run of the same .om in the report: its "
+                        "*_summary.json (written with --output), that --output folder, or its saved printed summary")
     p.add_argument("--out", required=True, help="JSON report to write (docs/bench_schema.md)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
@@ -64,10 +68,16 @@ def run(options: argparse.Namespace) -> int:
     from .report import run_bench  # the pipeline, imported late: a light --help
     try:
         _check_options(options)
+        model_only = read_ais_bench(options.ais_bench) if options.ais_bench else None  # before the long run
         report = run_bench(options, log=lambda line: print(line, file=sys.stderr))
     except (ValueError, InpaintError) as exc:
         print("error: {}".format(exc), file=sys.stderr)
         return 2
+    if model_only is not None:
+        report["model_only"] = model_only
+        timed, ran = model_only["model"], report["run"]["model"]
+        if timed and os.path.basename(timed) != os.path.basename(ran):
+            print("warning: ais_bench timed {}, this bench ran {}".format(timed, ran), file=sys.stderr)
     with atomic_path(options.out) as tmp:
         with open(tmp, "w") as f:
             json.dump(report, f, indent=2)

@@ -7,6 +7,7 @@ from typing import List, Sequence, Tuple
 from ..backends import backend_names
 from ..backends.base import PRECISIONS
 from ..timings import STAGES
+from . import ais_bench
 
 SCHEMA_VERSION = "2"
 TOOL = "edge_app.bench"
@@ -71,6 +72,39 @@ _RESULT_FIELDS = (("size", (str,), False), ("width", (int,), False), ("height", 
                   ("end_to_end", (dict,), False), ("stream", (dict,), False))
 _STREAM_FIELDS = (("mode", (str,), False), ("frames", (int,), False), ("fps", (float, int), False),
                   ("note", (str,), False))
+
+
+_MODEL_ONLY_FIELDS = (("tool", (str,), False), ("source", (str,), False), ("source_format", (str,), False),
+                      ("model", (str,), True), ("command", (str,), True), ("inference", (dict,), False),
+                      ("h2d", (dict,), True), ("d2h", (dict,), True), ("count", (int,), True),
+                      ("batch_size", (float, int), True), ("throughput_per_s", (float, int), True),
+                      ("note", (str,), False))
+
+
+def _model_only_problems(model_only) -> List[str]:
+    """Problems of the optional ``model_only`` object (an ais_bench report's figures)."""
+    if not isinstance(model_only, dict):
+        return ["model_only: not an object"]
+    problems = _field_problems("model_only", model_only, _MODEL_ONLY_FIELDS)
+    if problems:
+        return problems
+    if model_only["tool"] != ais_bench.TOOL:
+        problems.append("model_only.tool: {!r}, expected {!r}".format(model_only["tool"], ais_bench.TOOL))
+    problems += _choice_problems("model_only.source_format", model_only["source_format"], ais_bench.SOURCE_FORMATS)
+    for stage in ("inference", "h2d", "d2h"):
+        timing = model_only[stage]
+        if timing is not None:
+            problems += _timing_problems("model_only." + stage, timing)
+            if not _is_number(timing.get("mean_ms")):
+                problems.append("model_only.{}.mean_ms: missing or not a number".format(stage))
+            if "p99_ms" in timing and not _is_number(timing["p99_ms"]):
+                problems.append("model_only.{}.p99_ms: not a number".format(stage))
+    if isinstance(model_only["count"], int) and model_only["count"] < 1:
+        problems.append("model_only.count: must be >= 1")
+    for key in ("batch_size", "throughput_per_s"):
+        if _is_number(model_only[key]) and not model_only[key] > 0:
+            problems.append("model_only.{}: must be > 0".format(key))
+    return problems
 
 
 def _choice_problems(where: str, value, choices: Sequence[str]) -> List[str]:
@@ -174,4 +208,6 @@ def validate_report(report) -> List[str]:
         problems.append("report.results: a size appears twice")
     for i, result in enumerate(report["results"]):
         problems += _result_problems("results[{}]".format(i), result)
+    if "model_only" in report:
+        problems += _model_only_problems(report["model_only"])
     return problems
