@@ -1,4 +1,6 @@
-"""scripts/compare_timings.py: validation, the markdown table with ratios, the PNG."""
+"""scripts/compare_timings.py: validation, the markdown table with ratios, the PNG,
+and the model-only figure of an ais_bench report beside the app's."""
+import importlib.util
 import json
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import cv2
 import pytest
 
 from edge_app.bench import SCHEMA_VERSION, validate_report
+from edge_app.bench.ais_bench import read_ais_bench
 from edge_app.bench.schema import V1_STAGE_NAMES
 from edge_app.timings import STAGES
 
@@ -75,7 +78,9 @@ def test_table_with_ratios_and_plot(two_reports, tmp_path):
     header, body = rows[0], {r[0]: r for r in rows[1:]}
     assert header[0] == "stage" and header[1].startswith("a (CPU A, CPU") and header[2].startswith("b (GPU B, CUDA")
     assert header[3] == "ratio"
-    assert list(body) == list(STAGES) + ["end to end", "stream frames/s"]
+    assert list(body) == ["decode", "preprocess", "h2d", "inference", "model only (ais_bench)", "d2h", "cra", "blend",
+                          "encode", "end to end", "stream frames/s"]
+    assert body["model only (ais_bench)"][1:] == ["-", "-", "-"]  # neither report has one
     for k, stage in enumerate(STAGES):
         a_ms, b_ms = float(body[stage][1]), float(body[stage][2])
         assert a_ms == pytest.approx(k + 1, rel=1e-3) and b_ms == pytest.approx(2 * (k + 1), rel=1e-3)
@@ -121,7 +126,63 @@ def test_reads_reports_of_schema_version_1(two_reports, tmp_path):
     proc = _compare(pa, pc)
     assert proc.returncode == 0, proc.stderr
     body = {r[0]: r for r in _table_rows(proc.stdout, "640x360")[1:]}
-    assert list(body) == list(STAGES) + ["end to end", "stream frames/s"]
+    assert [name for name in body if name in STAGES] == list(STAGES)
     k = STAGES.index("cra")
     assert float(body["cra"][2]) == pytest.approx(2 * (k + 1), rel=1e-3)
     assert body["d2h"][2] == "in inference"
+
+
+# A format example written by hand from ais_bench's own format (repository Ascend/tools,
+# ais-bench_workload/tool/ais_bench/ais_bench/infer/summary.py); its figures are invented, not measured.
+AIS_SUMMARY = REPO / "tests" / "fixtures" / "ais_bench" / "format_example_summary.json"
+
+
+@pytest.fixture
+def board_with_ais_bench(two_reports, tmp_path):
+    """Report b with the model-only figures of the ais_bench example, as `bench --ais-bench` embeds them."""
+    _, pb = two_reports
+    report = json.loads(pb.read_text())
+    report["model_only"] = read_ais_bench(str(AIS_SUMMARY))
+    assert validate_report(report) == []
+    path = tmp_path / "board.json"
+    path.write_text(json.dumps(report))
+    return path, report["model_only"]["inference"]["median_ms"]
+
+
+def test_model_only_row_beside_the_app(two_reports, board_with_ais_bench, tmp_path):
+    pa, _ = two_reports
+    pc, model_ms = board_with_ais_bench
+    png = tmp_path / "timings.png"
+    proc = _compare(pa, pc, "--plot", png)
+    assert proc.returncode == 0, proc.stderr
+    body = {r[0]: r for r in _table_rows(proc.stdout, "640x360")[1:]}
+    row = body["model only (ais_bench)"]
+    assert row[1] == "-" and float(row[2]) == pytest.approx(model_ms) and row[3] == "-"  # no ratio without a base
+    # The whole app's figures of the same file stay in the table beside it.
+    assert float(body["inference"][2]) == pytest.approx(2 * (STAGES.index("inference") + 1))
+    assert float(body["end to end"][2]) == pytest.approx(100.0)
+    assert "model only (ais_bench): ais_bench's NPU_compute_time of the model alone, median of 5 runs; " \
+           "model format_example.om; " + str(AIS_SUMMARY) in proc.stdout
+    image = cv2.imread(str(png))
+    assert image is not None and image.std() > 10
+
+    # Against itself the model-only row has a ratio too.
+    proc = _compare(pc, pc)
+    body = {r[0]: r for r in _table_rows(proc.stdout, "640x360")[1:]}
+    assert body["model only (ais_bench)"][3] == "1.00x"
+
+
+def test_model_only_bar_beside_the_stacked_bar(two_reports, board_with_ais_bench):
+    spec = importlib.util.spec_from_file_location("compare_timings", str(SCRIPT))
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    pa, _ = two_reports
+    pc, model_ms = board_with_ais_bench
+    paths = [str(pa), str(pc)]
+    reports = [compare.load_report(p) for p in paths]
+    bars = compare.bars_for(paths, reports, "640x360")
+    assert [name for name, _ in bars] == ["a", "board", "board\nmodel only"]
+    assert bars[2][1] == {"model only (ais_bench)": model_ms}
+    assert set(bars[1][1]) == set(STAGES)
+    # At a size the board report lacks, no bar of the model alone either (as in the table).
+    assert [name for name, _ in compare.bars_for(paths, reports, "1280x720")] == ["a", "board"]
