@@ -10,7 +10,14 @@ upsampling of the 512 result: the ablation) and the app with CRA. Metrics:
 - ``ms_ssim_around``: MS-SSIM on the hole's bounding box grown by a margin
   (higher is better);
 - ``hf_ratio``: high-frequency energy in the hole (mean |Laplacian| of the
-  grey image) divided by the truth's (1 is ideal; blur gives < 1).
+  grey image) divided by the truth's (1 is ideal; blur gives < 1);
+- ``sharpness``: the variance of that Laplacian in the hole divided by the
+  truth's (1 = as detailed as the real photo; a smooth fill is near 0).
+
+Holes: brush strokes and object-shaped blobs (``--ratio`` of the frame) and
+thin wires (one to three sagging cables 3 to 12 px wide, 0.5 % to 3 % of the
+frame: the field camera's cable or pole), drawn from their own seeded
+generator so the other kinds' holes do not depend on them.
 
 Writes ``OUT/quality.json``, ``OUT/quality.md`` (the method x metric table)
 and ``OUT/quality_grid.jpg`` (input, mask, Telea, no-CRA, CRA, truth).
@@ -39,7 +46,9 @@ from training.masks import free_form_mask, lama_mask  # noqa: E402
 from training.metrics import ms_ssim  # noqa: E402
 
 METHODS = ("telea", "navier_stokes", "no_cra", "cra")
-MASK_KINDS = ("strokes", "objects")
+MASK_KINDS = ("strokes", "objects", "wires")
+#: Hole fraction of the wires (the other kinds take --ratio).
+WIRE_RATIO = (0.005, 0.03)
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
@@ -82,7 +91,33 @@ def object_mask(rng: np.random.Generator, height: int, width: int, lo: float, hi
     return mask > 0
 
 
-MASK_MAKERS: Dict[str, Callable[..., np.ndarray]] = {"strokes": _square_strokes, "objects": object_mask}
+def wire_mask(rng: np.random.Generator, height: int, width: int, lo: float, hi: float) -> np.ndarray:
+    """One to three sagging cables across the frame (parabolas between two
+    edges), 3 to 12 px wide, thinned or thickened into [lo, hi] of the frame."""
+    target = rng.uniform(lo, hi)
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(int(rng.integers(1, 4))):
+        thickness = int(rng.integers(3, 13))
+        y0, y1 = rng.uniform(0.1, 0.9, 2) * height
+        sag = rng.uniform(0.0, 0.15) * height
+        xs = np.linspace(0, width - 1, 64)
+        t = xs / (width - 1)
+        ys = y0 + (y1 - y0) * t + sag * 4 * t * (1 - t)
+        cv2.polylines(mask, [np.stack([xs, ys], 1).round().astype(np.int32)], False, 1, thickness)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(8):  # grow or thin by a pixel a side until in range
+        ratio = float(mask.mean())
+        if lo <= ratio <= hi and abs(ratio - target) < target / 2:
+            break
+        grown = cv2.dilate(mask, kernel) if ratio < target else cv2.erode(mask, kernel)
+        if not grown.any():
+            break
+        mask = grown
+    return mask > 0
+
+
+MASK_MAKERS: Dict[str, Callable[..., np.ndarray]] = {"strokes": _square_strokes, "objects": object_mask,
+                                                     "wires": wire_mask}
 
 
 def run_methods(inpainters: Dict[str, Inpainter], image: np.ndarray, hole: np.ndarray) -> Dict[str, np.ndarray]:
@@ -113,9 +148,9 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
 
 
-def _hf_energy(image: np.ndarray, hole: np.ndarray) -> float:
+def _laplacian(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=3))[hole].mean())
+    return cv2.Laplacian(grey, cv2.CV_32F, ksize=3)[hole]
 
 
 def score(result: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> Dict[str, float]:
@@ -124,10 +159,12 @@ def score(result: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> Dict[str, 
     rows, cols = _around(hole)
     with torch.no_grad():
         around = ms_ssim(_tensor(result[rows, cols]), _tensor(truth[rows, cols])).item()
+    lap, lap_truth = _laplacian(result, hole), _laplacian(truth, hole)
     return {
         "l1_hole": float(diff[hole].mean()),
         "ms_ssim_around": float(around),
-        "hf_ratio": _hf_energy(result, hole) / max(_hf_energy(truth, hole), 1e-6),
+        "hf_ratio": float(np.abs(lap).mean()) / max(float(np.abs(lap_truth).mean()), 1e-6),
+        "sharpness": float(lap.var()) / max(float(lap_truth.var()), 1e-6),
     }
 
 
@@ -163,11 +200,13 @@ def summarise(cases: List[Dict]) -> Dict[str, Dict[str, Dict[str, float]]]:
 
 
 def markdown_table(summary: Dict[str, Dict[str, Dict[str, float]]]) -> str:
-    lines = ["| holes | method | L1 in hole (lower better) | MS-SSIM around hole (higher better) | HF energy / truth (1 = ideal) |",
-             "|---|---|---|---|---|"]
+    lines = ["| holes | method | L1 in hole (0..255, lower better) | MS-SSIM around hole (higher better) "
+             "| HF energy / truth | sharpness / truth (1 = as detailed as the photo) |",
+             "|---|---|---|---|---|---|"]
     for kind, per_method in summary.items():
         for method, m in per_method.items():
-            lines.append(f"| {kind} | {method} | {m['l1_hole']:.4f} | {m['ms_ssim_around']:.4f} | {m['hf_ratio']:.3f} |")
+            lines.append(f"| {kind} | {method} | {255 * m['l1_hole']:.2f} | {m['ms_ssim_around']:.4f} "
+                         f"| {m['hf_ratio']:.3f} | {m['sharpness']:.3f} |")
     return "\n".join(lines)
 
 
@@ -189,14 +228,16 @@ def main(argv: List[str] = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with_cra = Inpainter(args.model, backend="onnxruntime", cra=True)
     inpainters = {"cra": with_cra, "no_cra": Inpainter(backend=with_cra.backend, cra=False)}
-    rng = np.random.default_rng(args.seed)
+    shared = np.random.default_rng(args.seed)  # strokes and objects: one stream, as before wires were added
+    rngs = {"strokes": shared, "objects": shared, "wires": np.random.default_rng(args.seed + 1)}
     cases, grid = [], None
     for photo in photos:
         image = read_image(str(photo))
         h, w = image.shape[:2]
         for kind in MASK_KINDS:
             for index in range(args.holes_per_kind):
-                hole = MASK_MAKERS[kind](rng, h, w, lo, hi)
+                ratio = WIRE_RATIO if kind == "wires" else (lo, hi)
+                hole = MASK_MAKERS[kind](rngs[kind], h, w, *ratio)
                 results = run_methods(inpainters, image, hole)
                 metrics = {m: score(results[m], image, hole) for m in METHODS}
                 cases.append({"photo": photo.name, "size": [w, h], "kind": kind, "index": index,

@@ -1,6 +1,8 @@
 """Export of the random-init generator: ATC-ready graph with the sample's interface."""
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import onnx
@@ -117,7 +119,8 @@ def test_refuses_to_overwrite(exported, capsys):
 @pytest.mark.slow  # the exported 512 model
 def test_provenance_from_checkpoint(tmp_path, exported):
     path = tmp_path / "g.pt"
-    save_checkpoint(path, {"generator": exported.wrapper.generator.state_dict(), "step": 1234, "config": {}})
+    config = {"model": dataclasses.asdict(exported.wrapper.generator.cfg)}
+    save_checkpoint(path, {"generator": exported.wrapper.generator.state_dict(), "step": 1234, "config": config})
     wrapper, provenance = load_wrapper(str(path))
     meta = provenance.metadata()
     assert meta["checkpoint_sha256"] == file_sha256(path) and meta["training_steps"] == "1234"

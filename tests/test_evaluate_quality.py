@@ -26,14 +26,17 @@ def test_table_json_and_grid_for_every_method_and_hole_kind(tmp_path):
                            "--holes-per-kind", "1"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads((out / "quality.json").read_text())
-    assert [c["kind"] for c in report["cases"]] == ["strokes", "objects"]
+    assert [c["kind"] for c in report["cases"]] == ["strokes", "objects", "wires"]
     for case in report["cases"]:
-        assert 0.05 <= case["hole_fraction"] <= 0.25
+        lo, hi = (0.005, 0.03) if case["kind"] == "wires" else (0.05, 0.25)
+        assert lo <= case["hole_fraction"] <= hi
         for method in METHODS:
             metrics = case["metrics"][method]
             assert 0.0 <= metrics["l1_hole"] <= 1.0 and 0.0 < metrics["ms_ssim_around"] <= 1.0
-        # CRA adds detail the bilinear ablation lacks
-        assert case["metrics"]["cra"]["hf_ratio"] > case["metrics"]["no_cra"]["hf_ratio"]
+            assert metrics["sharpness"] >= 0.0
+        if case["kind"] != "wires":  # CRA adds detail the bilinear ablation lacks
+            assert case["metrics"]["cra"]["hf_ratio"] > case["metrics"]["no_cra"]["hf_ratio"]
+            assert case["metrics"]["cra"]["sharpness"] > case["metrics"]["no_cra"]["sharpness"]
     table = (out / "quality.md").read_text()
     assert all(f"| all | {m} |" in table for m in METHODS)
     grid = cv2.imread(str(out / "quality_grid.jpg"))

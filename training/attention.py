@@ -15,10 +15,17 @@ Deliberate differences from the reference, all parameter-free:
   zeros (it sums to at most 1).
 - Overlapping transferred patches are averaged (divided by a constant
   coverage map) rather than summed, which avoids checkerboard gain patterns.
+- The softmax scale may be learned (``max_scale``): ``max_scale *
+  sigmoid(theta)``, bounded so the logits stay fp16-safe, starting at
+  ``softmax_scale``. With cosine logits a fixed scale of 10 cannot make a
+  row peak over hundreds of keys (a key at cosine 0.9 against the best at
+  1.0 keeps e^-1 of its weight), and CRA's aggregated residual is only as
+  sharp as the rows are peaked.
 """
 from __future__ import annotations
 
-from typing import Tuple
+import math
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -80,9 +87,35 @@ def fold_block_patches(cols: torch.Tensor, channels: int, r: int, grid: Tuple[in
     return out[:, :, half:half + gh * r, half:half + gw * r]
 
 
+def key_validity(mask: torch.Tensor, cell: int) -> torch.Tensor:
+    """(B, 1, H, W) hole mask -> (B, 1, N): 1 where the key's 3x3 patch of
+    cell x cell cells is entirely known (the keys a row may weigh)."""
+    cells = F.max_pool2d(mask, cell, cell)
+    touching = F.max_pool2d(cells, 3, 1, 1)
+    return (1.0 - touching).flatten(2)
+
+
 def transfer(values: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
     """Attention-weighted sum of value columns: (B, D, N) x (B, Nq, Nk) -> (B, D, Nq)."""
     return torch.matmul(values, attention.transpose(1, 2))
+
+
+class AttentionEmbedding(nn.Module):
+    """The features the attention compares: ``x + conv1x1(elu(conv3x3(x)))``
+    on the H/16 grid, the last convolution starting at zero (the scores of
+    a network without it, at first). The values CRA and the transfers move
+    stay the encoder's own features: the head changes where they come from,
+    not what they are, so it can be trained alone on the attention target."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.spread = nn.Conv2d(channels, channels, 3, padding=1)
+        self.mix = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.mix.weight)
+        nn.init.zeros_(self.mix.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mix(F.elu(self.spread(x)))
 
 
 class AttentionComputing(nn.Module):
@@ -95,10 +128,18 @@ class AttentionComputing(nn.Module):
     hole.
     """
 
-    def __init__(self, channels: int, softmax_scale: float = 10.0, fuse: bool = False, cell: int = 16) -> None:
+    def __init__(self, channels: int, softmax_scale: float = 10.0, fuse: bool = False, cell: int = 16,
+                 max_scale: Optional[float] = None, head: bool = False) -> None:
         super().__init__()
         self.channels = channels
+        self.embed = AttentionEmbedding(channels) if head else None
         self.softmax_scale = softmax_scale
+        self.max_scale = max_scale
+        if max_scale is not None:
+            if not 0.0 < softmax_scale < max_scale:
+                raise ValueError(f"softmax_scale {softmax_scale} must lie in (0, max_scale {max_scale})")
+            start = softmax_scale / max_scale
+            self.scale_logit = nn.Parameter(torch.tensor(math.log(start / (1.0 - start))))
         self.fuse = fuse
         self.cell = cell
         self.register_buffer("patch_kernel", identity_kernel(channels, 3), persistent=False)
@@ -118,26 +159,36 @@ class AttentionComputing(nn.Module):
         s = s.reshape(-1, gw, gh, gw, gh).permute(0, 2, 1, 4, 3)
         return s.reshape(-1, n, n)
 
-    def key_validity(self, mask: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) hole mask -> (B, 1, N): 1 where the key's 3x3 patch of
-        cells is entirely known."""
-        cells = F.max_pool2d(mask, self.cell, self.cell)
-        touching = F.max_pool2d(cells, 3, 1, 1)
-        return (1.0 - touching).flatten(2)
+    def scale(self) -> torch.Tensor:
+        """The softmax scale: learned in (0, max_scale), or the fixed one."""
+        if self.max_scale is None:
+            return torch.tensor(self.softmax_scale)
+        return self.max_scale * torch.sigmoid(self.scale_logit)
 
-    def forward(self, feat: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        b, c, h, w = feat.shape
+    def key_validity(self, mask: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) hole mask -> (B, 1, N): see :func:`key_validity`."""
+        return key_validity(mask, self.cell)
+
+    def weights(self, feat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The attention (B, N, N) of ``feat`` (B, C, H/8, W/8) and the hole mask."""
         small = F.max_pool2d(feat, 1, 2)  # every other pixel: the H/16 grid
         gh, gw = small.shape[2], small.shape[3]
+        if self.embed is not None:
+            small = self.embed(small)
         patches = safe_l2_normalise(self._patches(small, 1), dim=1)  # (B, 9C, N)
         scores = torch.matmul(patches.transpose(1, 2), patches)  # (B, Nq, Nk), in [-1, 1]
         if self.fuse:
             scores = self._fuse(scores, gh, gw) / 9.0
         valid = self.key_validity(mask)
-        logits = scores * self.softmax_scale * valid + (1.0 - valid) * _MASKED_LOGIT
+        scale = self.softmax_scale if self.max_scale is None else self.scale().to(scores.dtype)
+        logits = scores * scale * valid + (1.0 - valid) * _MASKED_LOGIT
         logits = logits - torch.amax(logits, dim=2, keepdim=True)
-        attention = torch.softmax(logits, dim=2) * valid
+        return torch.softmax(logits, dim=2) * valid
 
+    def forward(self, feat: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        b, c, h, w = feat.shape
+        gh, gw = (h + 1) // 2, (w + 1) // 2
+        attention = self.weights(feat, mask)
         values = self._patches(feat, 2)  # 3x3 patches, stride 2: (B, 9C, N)
         cols = transfer(values, attention).reshape(b, c * 9, gh, gw)
         out = F.conv_transpose2d(cols, self.patch_kernel, stride=2, padding=1, output_padding=1, groups=c)

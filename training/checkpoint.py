@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, Tuple, Union
 
@@ -19,7 +18,7 @@ import torch
 
 from edge_app.atomic import atomic_path
 
-from .config import ModelConfig
+from .config import ModelConfig, stored_config
 from .model import HiFillGenerator, build_generator
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -49,14 +48,10 @@ def load_checkpoint(path: PathLike) -> Dict[str, Any]:
 
 
 def model_config_from(state: Dict[str, Any]) -> ModelConfig:
-    """The ModelConfig stored in a checkpoint (defaults for missing fields,
-    except ``prefill``: a checkpoint that predates it is of the release's
-    design)."""
-    stored = dict((state.get("config") or {}).get("model") or {})
-    stored.setdefault("prefill", False)
-    known = {f.name for f in fields(ModelConfig)}
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items() if k in known}
-    return ModelConfig(**kwargs)
+    """The ModelConfig stored in a checkpoint (fields it predates get their
+    legacy values, ``config.LEGACY_VALUES``: an old checkpoint builds the
+    network it was trained as)."""
+    return stored_config(state.get("config") or {}).model
 
 
 def file_sha256(path: PathLike) -> str:

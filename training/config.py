@@ -28,6 +28,16 @@ class ModelConfig:
     # Attention: softmax scale applied to cosine similarities (bounded logits
     # in [-scale, scale], safe in fp16).
     softmax_scale: float = 10.0
+    # Learn the softmax scale, starting at ``softmax_scale``, bounded to
+    # (0, max_softmax_scale) so logits stay fp16-safe (one parameter; see
+    # training/attention.py). False: the release's fixed scale.
+    learned_scale: bool = True
+    max_softmax_scale: float = 50.0
+    # A small head (3x3 conv, ELU, 1x1 conv, residual, last conv at zero) on
+    # the features the attention compares, trainable alone on the attention
+    # target without moving the encoder the decoder reads
+    # (training/attention.py AttentionEmbedding). False: the release's scores.
+    attention_head: bool = True
     # DeepFill v1 "fuse" (two 3x3 identity-kernel convolutions over the scores).
     fuse: bool = False
     # One attention cell covers this many input pixels per side (512 / 32).
@@ -71,6 +81,14 @@ class LossConfig:
     coarse_weight: float = 1.2
     adv_weight: float = 0.001
     gp_weight: float = 10.0
+    # Attention rows of the hole trained towards where CRA should copy from
+    # (training/attention_target.py): weight of the KL term, the target's
+    # temperature (relative to the image's typical best match) and the
+    # weight of the texture part of the cell descriptor. 0 disables it.
+    attention_weight: float = 0.1
+    attention_objective: str = "cost"
+    attention_temperature: float = 0.3
+    attention_texture_weight: float = 3.0
 
 
 @dataclass
@@ -139,6 +157,10 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    # "all": every loss and parameter; "attention": only the attention head
+    # and learned scale, on the attention term alone, through a pass that
+    # skips the transfers and the decoder (about 4x cheaper per image).
+    stage: str = "all"
     batch_size: int = 4
     iters: int = 300000
     # Every batch is a function of (seed, step): exact resume, no loader state.
@@ -190,6 +212,25 @@ def config_from_dict(cls: Any, data: Dict[str, Any], where: str = "") -> Any:
         raise ValueError(f"config {where or cls.__name__}: unknown key(s) {', '.join(unknown)}")
     kwargs = {k: _convert(hints[k], v, f"{where}.{k}".lstrip(".")) for k, v in data.items()}
     return cls(**kwargs)
+
+
+#: Fields added after checkpoints were first written, with the value that
+#: reproduces what an older checkpoint's run did: a stored config without
+#: them gets these, not today's defaults (an old run resumes as it was).
+LEGACY_VALUES: Dict[Tuple[str, str], Any] = {
+    ("model", "prefill"): False,
+    ("model", "learned_scale"): False,
+    ("model", "attention_head"): False,
+    ("loss", "attention_weight"): 0.0,
+}
+
+
+def stored_config(data: Dict[str, Any]) -> "TrainConfig":
+    """The TrainConfig of a checkpoint's stored ``config`` mapping (see LEGACY_VALUES)."""
+    filled = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for (section, key), value in LEGACY_VALUES.items():
+        filled.setdefault(section, {}).setdefault(key, value)
+    return config_from_dict(TrainConfig, filled)
 
 
 def merge_config(cfg: TrainConfig, overrides: Dict[str, Any]) -> TrainConfig:

@@ -30,10 +30,15 @@ from torch import nn
 
 from . import metrics
 from .checkpoint import load_generator
-from .config import DataConfig, MaskConfig
+from .config import DataConfig, LossConfig, MaskConfig, ModelConfig
+from .losses import attention_losses
 from .data import BatchSource
 
 METRICS = ("l1_hole", "l1", "psnr", "ssim", "ms_ssim")
+#: Of the attention rows of the hole (a generator's, not a baseline's): KL
+#: from the target rows and the mean top weight (training/attention_target.py).
+ATTENTION_METRICS = ("att_cost", "att_kl", "att_top")
+ATTENTION_CELL = ModelConfig().attention_cell
 #: ``--baseline`` choices: OpenCV's inpainting methods.
 BASELINES = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
 
@@ -70,7 +75,11 @@ def evaluate_generator(generator: nn.Module, source: BatchSource, count: int, de
         pairs = [source.batch(i) for i in range(start, min(count, start + batch))]
         x = torch.cat([p[0] for p in pairs]).to(device)
         m = torch.cat([p[1] for p in pairs]).to(device)
-        _, refined, _ = generator(x, m)
+        _, refined, attention = generator(x, m)
+        if attention is not None:
+            terms = attention_losses(x, m, attention, ATTENTION_CELL, LossConfig())
+            for k in ATTENTION_METRICS:
+                sums[k] = sums.get(k, 0.0) + float(terms[k]) * x.shape[0]
         out = refined.float() * m + x * (1 - m)
         out01 = torch.round((out.clamp(-1, 1) + 1) * 127.5) / 255.0
         truth01 = (x + 1) / 2
@@ -83,7 +92,7 @@ def evaluate_generator(generator: nn.Module, source: BatchSource, count: int, de
         }
         for k, v in values.items():
             sums[k] += float(v.double().sum())
-    result: Dict[str, Any] = {k: sums[k] / count for k in METRICS}
+    result: Dict[str, Any] = {k: v / count for k, v in sums.items()}
     result.update({"count": count, "size": size, "ms_ssim_scales": scales})
     return result
 
@@ -97,6 +106,10 @@ def format_table(result: Dict[str, Any]) -> str:
         ("SSIM", result["ssim"]),
         (f"MS-SSIM ({result['ms_ssim_scales']} scales)", result["ms_ssim"]),
     ]
+    rows += [(name, result[key]) for key, name in (("att_cost", "attention match cost (hole rows)"),
+                                                   ("att_kl", "attention KL from target (hole rows)"),
+                                                   ("att_top", "attention top weight (hole rows)"))
+             if key in result]
     width = max(len(r[0]) for r in rows)
     lines = [f"{'metric':<{width}}  value", f"{'-' * width}  --------"]
     lines += [f"{name:<{width}}  {value:.6f}" if math.isfinite(value) else f"{name:<{width}}  {value}"

@@ -10,6 +10,8 @@ from typing import Callable, Dict, Optional
 
 import torch
 
+from .attention import key_validity
+from .attention_target import attention_kl, expected_cost, match_costs, target_rows, top_weight
 from .config import LossConfig
 
 
@@ -59,19 +61,40 @@ def critic_loss(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tens
     return {"d": -wdist + gp_weight * gp, "gp": gp, "wdist": wdist}
 
 
+def attention_losses(truth: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor, cell: int,
+                     cfg: LossConfig) -> Dict[str, torch.Tensor]:
+    """The hole's attention rows against where CRA should copy from
+    (training/attention_target.py): ``att_cost`` the attention-weighted match
+    cost, ``att_kl`` the KL from the target rows, ``att_top`` the mean top
+    weight; ``att`` the term trained (``cfg.attention_objective``)."""
+    valid = key_validity(mask, cell)
+    cost, rows = match_costs(truth, mask, valid, cell, cfg.attention_texture_weight)
+    target = target_rows(cost, valid, rows, cfg.attention_temperature)
+    out = {"att_cost": expected_cost(attention, cost, valid, rows), "att_kl": attention_kl(attention, target, rows),
+           "att_top": top_weight(attention.detach(), rows)}
+    out["att"] = out["att_cost"] if cfg.attention_objective == "cost" else out["att_kl"]
+    return out
+
+
 def generator_losses(truth: torch.Tensor, coarse: torch.Tensor, refined: torch.Tensor,
                      mask: torch.Tensor, cfg: LossConfig,
-                     critic: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+                     critic: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+                     attention: Optional[torch.Tensor] = None, cell: int = 16
                      ) -> Dict[str, torch.Tensor]:
     """Generator losses; ``total`` is the one to minimise.
 
-    ``critic`` None (or ``cfg.adv_weight == 0``) drops the adversarial term.
+    ``critic`` None (or ``cfg.adv_weight == 0``) drops the adversarial term;
+    ``attention`` (B, N, N) of cells of ``cell`` pixels adds the attention
+    term when ``cfg.attention_weight`` > 0.
     """
     truth, coarse, refined = truth.float(), coarse.float(), refined.float()
     l1 = hole_l1(truth, coarse, refined, mask, cfg.coarse_weight, cfg.hole_normalised)
     ae = known_l1(truth, coarse, refined, mask, cfg.coarse_weight)
     out = {"l1": l1, "ae": ae}
     total = cfg.l1_weight * l1 + cfg.ae_weight * ae
+    if attention is not None and cfg.attention_weight > 0:
+        out.update(attention_losses(truth, mask, attention, cell, cfg))
+        total = total + cfg.attention_weight * out["att"]
     if critic is not None and cfg.adv_weight > 0:
         fake = refined * mask + truth * (1.0 - mask)
         g_adv = -critic(fake).float().mean()

@@ -74,7 +74,8 @@ class RefineNet(nn.Module):
             _pw(4 * c, 4 * c),
             *[_pw(4 * c, 4 * c, dilation=d) for d in cfg.refine_dilations],
         )  # H/8
-        self.acm = AttentionComputing(4 * c, cfg.softmax_scale, cfg.fuse, cfg.attention_cell)
+        self.acm = AttentionComputing(4 * c, cfg.softmax_scale, cfg.fuse, cfg.attention_cell,
+                                      cfg.max_softmax_scale if cfg.learned_scale else None, cfg.attention_head)
         self.dec3 = nn.Sequential(_pw(8 * c, 4 * c), _pw(4 * c, 4 * c))
         self.up2 = nn.Sequential(_pw_up(4 * c, 2 * c), _pw(2 * c, 2 * c))
         cell = cfg.attention_cell
@@ -84,6 +85,10 @@ class RefineNet(nn.Module):
         self.atm1 = AttentionTransfer(c, cell // 2)
         self.att1 = nn.Sequential(_pw(c, c, dilation=1), _pw(c, c, dilation=2))
         self.to_rgb = _pw_up(2 * c, 3, activation=False)
+
+    def attention(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The attention alone (no transfer, no decoder)."""
+        return self.acm.weights(self.enc3(self.enc2(self.enc1(x))), mask)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         p1 = self.enc1(x)
@@ -131,7 +136,8 @@ class HiFillGenerator(nn.Module):
             for last in (self.coarse.body[-1].conv, self.refine.to_rgb.conv):
                 nn.init.zeros_(last.feat.weight)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _coarse(self, x: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(coarse result, the refine stage's 3-channel input: coarse in the hole, known elsewhere)."""
         h, w = x.shape[-2:]
         if not torch.jit.is_tracing() and (int(h) % SIZE_MULTIPLE or int(w) % SIZE_MULTIPLE):
             raise ValueError(f"input size {int(h)}x{int(w)} is not a multiple of {SIZE_MULTIPLE}")
@@ -143,7 +149,16 @@ class HiFillGenerator(nn.Module):
         if self.prefill is not None:
             coarse = start + coarse
         coarse = torch.clamp(coarse, -1.0, 1.0)
-        merged = coarse * mask + known
+        return coarse, coarse * mask + known
+
+    def attention(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The attention (B, N, N) alone: what :meth:`forward` returns third,
+        without the transfers and the decoder (a cheap pass to train it)."""
+        _, merged = self._coarse(x, mask)
+        return self.refine.attention(torch.cat([merged, mask], dim=1), mask)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        coarse, merged = self._coarse(x, mask)
         refined, attention = self.refine(torch.cat([merged, mask], dim=1), mask)
         if self.prefill is not None:
             refined = merged + refined

@@ -42,12 +42,17 @@ from .checkpoint import load_checkpoint, model_config_from, save_checkpoint, tot
 from .config import TrainConfig, config_to_yaml
 from .data import BatchSource, PrefetchedBatches, step_rng
 from .discriminator import Discriminator
-from .losses import critic_loss, generator_losses
+from .losses import attention_losses, critic_loss, generator_losses
 from .model import build_generator
 
 log = logging.getLogger(__name__)
 
 LAST = "last.pt"
+#: Generator parameters a checkpoint may lack, by name prefix: the learned
+#: softmax scale and the attention head start where the network is the one
+#: without them (see Trainer.load_weights); also what stage "attention" trains.
+ATTENTION_PARAMETERS = ("refine.acm.scale_logit", "refine.acm.embed.")
+STAGES = ("all", "attention")
 
 
 class RunDirError(RuntimeError):
@@ -82,10 +87,23 @@ class Trainer:
         self.cfg = cfg
         self.device = device
         torch.manual_seed(cfg.seed)
+        if cfg.stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {cfg.stage!r}")
         self.g = build_generator(cfg.model).to(device)
-        self.d = Discriminator(cfg.data.size, cfg.disc).to(device) if cfg.loss.adv_weight > 0 else None
+        self.attention_only = cfg.stage == "attention"
+        if self.attention_only:
+            trained = [p for n, p in self.g.named_parameters() if n.startswith(ATTENTION_PARAMETERS)]
+            if not trained or cfg.loss.attention_weight <= 0:
+                raise ValueError("stage 'attention' needs the attention head or learned scale "
+                                 "and loss.attention_weight > 0")
+            self.g.requires_grad_(False)
+            for p in trained:
+                p.requires_grad_(True)
+        self.d = (Discriminator(cfg.data.size, cfg.disc).to(device)
+                  if cfg.loss.adv_weight > 0 and not self.attention_only else None)
         o = cfg.optim
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=o.lr, betas=tuple(o.betas))
+        self.opt_g = torch.optim.Adam([p for p in self.g.parameters() if p.requires_grad], lr=o.lr,
+                                      betas=tuple(o.betas))
         self.opt_d = (torch.optim.Adam(self.d.parameters(), lr=o.lr_d or o.lr, betas=tuple(o.betas))
                       if self.d is not None else None)
         self.amp_dtype = autocast_dtype(device, cfg.amp)
@@ -101,11 +119,25 @@ class Trainer:
         seed = int(step_rng(self.cfg.seed, step, 2).integers(0, 2**62))
         return torch.Generator().manual_seed(seed)
 
+    def _attention_step(self, x: torch.Tensor, mask: torch.Tensor) -> Dict[str, float]:
+        """Stage "attention": the attention term alone, through the cheap attention pass."""
+        self.opt_g.zero_grad(set_to_none=True)
+        with self._autocast():
+            attention = self.g.attention(x, mask)
+            terms = attention_losses(x, mask, attention, self.cfg.model.attention_cell, self.cfg.loss)
+        terms["total"] = self.cfg.loss.attention_weight * terms["att"]
+        terms["total"].backward()
+        self.opt_g.step()
+        return {k: float(v.detach()) for k, v in terms.items()}
+
     def train_step(self, x: torch.Tensor, mask: torch.Tensor) -> Dict[str, float]:
         """One G step (after ``d_steps`` critic steps) on a batch; returns losses."""
         x, mask = x.to(self.device), mask.to(self.device)
+        if self.attention_only:
+            logs = self._attention_step(x, mask)
+            return self._finish_step(logs, x, mask, None, None)
         with self._autocast():
-            coarse, refined, _ = self.g(x, mask)
+            coarse, refined, attention = self.g(x, mask)
         logs: Dict[str, float] = {}
         if self.d is not None:
             fake = (refined * mask + x * (1.0 - mask)).detach()
@@ -123,16 +155,24 @@ class Trainer:
             self.d.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
-            gl = generator_losses(x, coarse, refined, mask, self.cfg.loss, self.d)
+            gl = generator_losses(x, coarse, refined, mask, self.cfg.loss, self.d, attention,
+                                  self.cfg.model.attention_cell)
         gl["total"].backward()
         self.opt_g.step()
         if self.d is not None:
             self.d.requires_grad_(True)
         logs.update({k: float(v.detach()) for k, v in gl.items()})
+        return self._finish_step(logs, x, mask, coarse, refined)
+
+    def _finish_step(self, logs: Dict[str, float], x: torch.Tensor, mask: torch.Tensor,
+                     coarse: Optional[torch.Tensor], refined: Optional[torch.Tensor]) -> Dict[str, float]:
+        if self.cfg.model.learned_scale:
+            logs["att_scale"] = float(self.g.refine.acm.scale().detach())
         if not np.isfinite(logs["total"]):
             raise FloatingPointError(f"non-finite generator loss at step {self.step + 1}: {logs}")
-        self.last = {"x": x.detach(), "mask": mask.detach(), "coarse": coarse.detach(),
-                     "refined": refined.detach()}
+        self.last = {"x": x.detach(), "mask": mask.detach()}
+        if refined is not None:
+            self.last.update(coarse=coarse.detach(), refined=refined.detach())
         self.step += 1
         return logs
 
@@ -156,8 +196,13 @@ class Trainer:
         return state
 
     def load_weights(self, state: Dict[str, Any]) -> None:
-        """Generator (and critic, when both sides have one) weights only."""
-        self.g.load_state_dict(state["generator"])
+        """Generator (and critic, when both sides have one) weights only.
+
+        A generator without a learned softmax scale loads into one with it
+        (the scale then starts at the fixed value it had: the same network)."""
+        missing, unexpected = self.g.load_state_dict(state["generator"], strict=False)
+        if unexpected or [k for k in missing if not k.startswith(ATTENTION_PARAMETERS)]:
+            raise RuntimeError(f"generator weights do not fit: missing {missing}, unexpected {unexpected}")
         if self.d is not None and "discriminator" in state:
             try:
                 self.d.load_state_dict(state["discriminator"])
@@ -257,7 +302,10 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
     init_state = None
     if init is not None:
         init_state = load_checkpoint(init)
-        stored_model = model_config_from(init_state)
+        # the checkpoint's architecture, with the run's choice of attention head and learned scale
+        stored_model = dataclasses.replace(model_config_from(init_state), learned_scale=cfg.model.learned_scale,
+                                           max_softmax_scale=cfg.model.max_softmax_scale,
+                                           attention_head=cfg.model.attention_head)
         if stored_model != cfg.model:
             log.warning("--init: using the model config stored in %s", init)
             cfg = dataclasses.replace(cfg, model=stored_model)
@@ -299,7 +347,7 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
                 logs = trainer.train_step(x, mask)
                 step = trainer.step
                 bar.update(1)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("total", "l1", "ae", "g_adv", "d")})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("total", "l1", "ae", "att_kl", "att_top", "g_adv", "d")})
                 run_log.step(step, logs, time.perf_counter() - t0, trainer)
                 if val_source is not None and cfg.val_every and step % cfg.val_every == 0:
                     run_log.validation(step, _validate(trainer, val_source, cfg))
@@ -347,7 +395,7 @@ class _RunLog:
                 self.writer.add_scalar(f"loss/{k}", v, step)
             self.writer.add_scalar("lr/g", lr, step)
             self.writer.add_scalar("time/step_sec", secs, step)
-        if cfg.image_every and (step % cfg.image_every == 0 or step == 1):
+        if cfg.image_every and (step % cfg.image_every == 0 or step == 1) and "refined" in trainer.last:
             grid = image_grid(trainer.last)
             (self.out / "samples").mkdir(exist_ok=True)
             cv2.imwrite(str(self.out / "samples" / f"step_{step:08d}.jpg"), grid)
