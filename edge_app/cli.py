@@ -53,6 +53,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--feather", type=_pixels, metavar="PX", default=defaults.blend_feather,
                    help="width in pixels of the soft edge around the hole where the fill fades into the "
                         "original (0: a hard edge; default: %(default)s)")
+    g.add_argument("--thin-width", type=_pixels, metavar="PX", default=defaults.thin_width,
+                   help="parts of the hole narrower than PX pixels of the network's 512 x 512 view (cables, "
+                        "wires) are filled at full resolution by OpenCV's Navier-Stokes inpainting, which "
+                        "continues edges across them (0: off; default: %(default)s)")
     g.add_argument("--no-cra", action="store_true",
                    help="plain bilinear upsampling of the 512 result in the hole (ablation: no borrowed detail)")
     g.add_argument("--timings", action="store_true", help="print the seconds spent in each stage")
@@ -110,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> AppConfig:
     return AppConfig().with_options(mask_convention=args.mask_convention, roi=args.roi, cra=not args.no_cra,
                                     overwrite=args.overwrite, backend=args.backend,
-                                    cra_matmul_model=args.cra_matmul, blend_feather=args.feather)
+                                    cra_matmul_model=args.cra_matmul, blend_feather=args.feather,
+                                    thin_width=args.thin_width)
 
 
 def open_inpainter(args: argparse.Namespace, config: AppConfig):
@@ -119,7 +124,8 @@ def open_inpainter(args: argparse.Namespace, config: AppConfig):
     backend = resolve_backend(config.backend)
     model = args.model or default_model(backend, config)
     options = {f: getattr(config, f)
-               for f in ("mask_convention", "roi", "cra", "overwrite", "cra_matmul_model", "blend_feather")}
+               for f in ("mask_convention", "roi", "cra", "overwrite", "cra_matmul_model", "blend_feather",
+                        "thin_width")}
     return Inpainter(model=model, backend=backend, **options)
 
 

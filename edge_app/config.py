@@ -72,6 +72,19 @@ class AppConfig:
     #: frames of 8K class; one below, see edge_app.cra.default_threads).
     cra_threads: int = 0
 
+    # --- thin holes (edge_app.thin_holes) -----------------------------------
+    #: Parts of the hole narrower than this many pixels of the network's
+    #: 512 view (a cable, a wire) are filled at native resolution by OpenCV's
+    #: Navier-Stokes inpainting after CRA, which continues edges across them
+    #: better than the network's upsampled fill (MODEL_CARD.md); 0: off.
+    thin_width: int = 7
+    #: cv2.inpaint runs on tiles of this side holding thin pixels, each with
+    #: this margin of context (its cost grows with the area it is given) ...
+    thin_tile: int = 256
+    thin_margin: int = 16
+    #: ... and this neighbourhood radius.
+    thin_radius: int = 3
+
     # --- output ------------------------------------------------------------
     jpeg_quality: int = 95
     overwrite: bool = False
@@ -138,5 +151,8 @@ class AppConfig:
             raise ValueError("cra_chunk_cells and stream_queue must be >= 1, cra_threads >= 0")
         if self.blend_feather < 0:
             raise ValueError("blend_feather (--feather) must be >= 0 pixels")
+        if self.thin_width < 0 or self.thin_tile < 1 or self.thin_margin < 0 or self.thin_radius < 1:
+            raise ValueError("thin_width (--thin-width) and thin_margin must be >= 0, thin_tile and "
+                             "thin_radius >= 1 pixels")
         if not 0.0 < self.min_known <= 1.0:
             raise ValueError("min_known must be in (0, 1]")

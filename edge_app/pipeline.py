@@ -1,7 +1,8 @@
 """The Inpainter: image + hole in, image out; data flows one way.
 
 validate -> ROI crop -> preprocess (area to 512, any-pooled hole) ->
-backend -> CRA compose + blend (edge_app.cra) -> paste back.
+backend -> CRA compose + blend (edge_app.cra) -> thin parts of the hole
+(edge_app.thin_holes) -> paste back.
 
 What depends only on the mask (ROI, 512 mask, CRA plan) is prepared once in
 a ``Prepared`` so a stream with a fixed mask pays for it once; ``infer`` and
@@ -20,6 +21,7 @@ from .backends.base import Outputs
 from .config import AppConfig
 from .errors import InpaintError
 from .preprocess import image_input, known_fraction, known_small_image, majority_hole, mask_input, small_hole
+from .thin_holes import ThinHoles
 
 
 class Prepared:
@@ -44,6 +46,9 @@ class Prepared:
             raise InpaintError("the hole leaves no fully known pixel in the network's 512 x 512 view: "
                                "nothing left to borrow from")
         self.mask_input = mask_input(self.small_mask)
+        #: the parts of the hole too thin for the network, filled after CRA
+        self.thin = None if self.empty else ThinHoles(self.hole, self.any_mask, config.thin_width, config.thin_tile,
+                                                       config.thin_margin, config.thin_radius)
         self.plan = None  # type: Optional[cra.CraPlan]
 
 
@@ -132,6 +137,10 @@ class Inpainter:
                         prune_mass=self.config.attention_prune_mass,
                         chunk_cells=self.config.cra_chunk_cells, threads=self.config.cra_threads,
                         matmul=self.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
+            if prepared.thin:
+                t0 = time.perf_counter()
+                prepared.thin.fill(image[prepared.window], out[prepared.window])
+                _add(timings, "blend", time.perf_counter() - t0)
         self.timings = timings
         return out
 

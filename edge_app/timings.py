@@ -13,7 +13,8 @@ from typing import Dict, List, Mapping, Tuple
 #: inference: the model run;
 #: d2h: the outputs back to the host;
 #: cra: the output frame's copy, CRA plan, upsampling, residual and aggregation;
-#: blend: the soft-mask blend into the frame;
+#: blend: the soft-mask blend into the frame, and the thin parts of the hole
+#: filled at native resolution (edge_app.thin_holes);
 #: encode: the result to its file format.
 STAGES = ("decode", "preprocess", "h2d", "inference", "d2h", "cra", "blend", "encode")
 
