@@ -12,16 +12,19 @@ from edge_app.preprocess import small_hole, small_image
 FLOOR = 1.0 / 512
 
 
-def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR, feather=3):
+def dense_reference(image, hole, inpainted, attention, blend, floor=FLOOR, feather=3, small=None):
     """Spec section 6 at native size, written the obvious way: full-frame
     float residual, all 1024 x 1024 weights, cells with edges k * H // 32 and
     patches of the largest cell size from each cell's corner (edge-padded);
     the blend is the upsampled 512 mask capped by twice the hole's share of
-    the (2 feather + 1)^2 box around each pixel."""
+    the (2 feather + 1)^2 box around each pixel. ``small``: the 512 image the
+    network saw (default: the frame area-resampled)."""
     height, width = hole.shape
     ys, xs = np.arange(33) * height // 32, np.arange(33) * width // 32
     ph, pw = np.diff(ys).max(), np.diff(xs).max()
-    small = cv2.resize(image, (512, 512), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if small is None:
+        small = cv2.resize(image, (512, 512), interpolation=cv2.INTER_AREA)
+    small = small.astype(np.float32)
     up_small = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
     frame = image.astype(np.float64)
     residual = (frame - up_small) * (hole == 0)[..., None]
@@ -158,14 +161,14 @@ def test_blend_above_one_is_capped_after_upsampling():
 
 def test_outside_the_soft_mask_is_bit_identical():
     image, hole, inpainted, attention, blend = make_case(480, 640, seed=3)
+    saved = image.copy()
     out = compose(image, hole, inpainted, attention, blend)
     soft = cv2.resize(blend, (640, 480), interpolation=cv2.INTER_LINEAR)
     outside = (soft == 0) & (hole == 0)
     assert outside.mean() > 0.3
-    assert np.array_equal(out[outside], image[outside])
-    # and the input is never modified
-    again = compose(image, hole, inpainted, attention, blend)
-    assert np.array_equal(out, again)
+    assert np.array_equal(out[outside], saved[outside])
+    assert (out != saved).any(axis=2)[hole != 0].mean() > 0.5  # the hole did change ...
+    assert np.array_equal(image, saved)  # ... in the output only: the input is never modified
 
 
 def test_attention_layouts_and_batch_axes_are_equivalent():
@@ -209,14 +212,21 @@ def test_prune_rows_bounds_the_dropped_mass():
     assert np.array_equal(prune_rows(w, 0.0), w)
 
 
-def test_plan_is_reused_and_rebuilt_when_the_blend_changes():
+def test_a_given_plan_is_used_as_it_is():
+    """compose takes the caller's plan without checking it again (its owner
+    keeps it valid with CraPlan.matches): a plan made with another feather
+    gives that feather's result, not the feather argument's."""
     image, hole, inpainted, attention, blend = make_case(150, 200, seed=4)
     plan = CraPlan(hole, blend)
-    assert plan.matches(hole, blend) and not plan.matches(hole, blend * 0.5)
-    a = compose(image, hole, inpainted, attention, blend, plan=plan)
-    b = compose(image, hole, inpainted, attention, blend * 0.5, plan=plan)  # stale plan: rebuilt
-    assert np.array_equal(a, compose(image, hole, inpainted, attention, blend))
-    assert np.array_equal(b, compose(image, hole, inpainted, attention, blend * 0.5))
+    assert plan.matches(hole, blend, 3) and not plan.matches(hole, blend * 0.5) and not plan.matches(hole, blend, 0)
+    hard = CraPlan(hole, blend, feather=0)
+    used = compose(image, hole, inpainted, attention, blend, plan=hard)  # feather argument: the default 3
+    assert np.array_equal(used, compose(image, hole, inpainted, attention, blend, feather=0))
+    assert not np.array_equal(used, compose(image, hole, inpainted, attention, blend))
+    assert np.array_equal(compose(image, hole, inpainted, attention, blend, plan=plan),
+                          compose(image, hole, inpainted, attention, blend))
+    with pytest.raises(ValueError, match="plan is for a"):
+        compose(image[:-1], hole[:-1], inpainted, attention, blend, plan=plan)
 
 
 def test_matmul_hook_gets_the_whole_product_once():
@@ -233,13 +243,18 @@ def test_matmul_hook_gets_the_whole_product_once():
 
 
 def test_given_small_image_and_out_array_are_used():
+    """The residual is taken against the given 512 image (here not the
+    frame's own area resampling), and the result is written into ``out``."""
     image, hole, inpainted, attention, blend = make_case(100, 140, seed=6)
+    other = cv2.GaussianBlur(small_image(image), (0, 0), 3)
     out = image.copy()
     timings = {}
-    result = compose(image, hole, inpainted, attention, blend, small=small_image(image), out=out,
-                     timings=timings)
+    result = compose(image, hole, inpainted, attention, blend, small=other, out=out, timings=timings,
+                     prune_mass=0.0)
     assert result is out
-    assert np.array_equal(out, compose(image, hole, inpainted, attention, blend))
+    expected, _ = dense_reference(image, hole, inpainted, attention, blend, small=other)
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    assert not np.array_equal(out, compose(image, hole, inpainted, attention, blend, prune_mass=0.0))
     assert set(timings) == {"cra", "blend"} and all(v >= 0 for v in timings.values())
 
 

@@ -1,6 +1,6 @@
 """compose: the full-resolution frame from the network's 512 outputs.
 
-Checks the inputs, builds (or reuses) the plan, upsamples along x once,
+Checks the inputs, takes the caller's plan (or builds one), upsamples along x once,
 prunes the attention rows, lets ``terms.choose`` pick how their product is
 computed, then runs chunks of active cells over worker threads; each cell's
 sum is rounded and blended into the output with the soft mask.
@@ -83,8 +83,9 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     (512, 512) or (1, 512, 512, 1) in 0..1. Returns uint8 (H, W, 3).
 
     Optional: ``small`` the uint8 512 image the network saw (recomputed with
-    INTER_AREA otherwise), ``plan`` a CraPlan to reuse (rebuilt if it does not
-    match), ``out`` an array holding a copy of ``image`` to write into (only
+    INTER_AREA otherwise), ``plan`` the CraPlan of this hole, blend, floor and
+    feather, from a caller that reuses it and keeps it valid (CraPlan.matches;
+    built here when None), ``out`` an array holding a copy of ``image`` to write into (only
     pixels under the soft mask are written; a window of a larger frame is
     fine), ``matmul(a, b)`` to run the whole aggregation product at once
     elsewhere (e.g. on the AI core),
@@ -104,8 +105,10 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     x2 = np.clip(_as_plane(inpainted, 3, "inpainted"), 0.0, 255.0)
     threads = threads or default_threads(*image.shape[:2])
     # whole-frame and whole-row work (plan, x upsampling) with OpenCV's own threads
-    if plan is None or not plan.matches(hole, blend, feather):
+    if plan is None:
         plan = CraPlan(hole, blend, soft_floor, feather=feather)
+    elif plan.shape != hole.shape:
+        raise ValueError("plan is for a {} frame, the hole is {}".format(plan.shape, hole.shape))
     if out is None:
         out = image.copy()
     width = image.shape[1]

@@ -54,7 +54,7 @@ class CraPlan:
     """
 
     def __init__(self, hole: np.ndarray, blend: np.ndarray, soft_floor: float = AppConfig.soft_floor,
-                 small_mask: Optional[np.ndarray] = None, feather: int = AppConfig.blend_feather):
+                 any_hole: Optional[np.ndarray] = None, feather: int = AppConfig.blend_feather):
         height, width = hole.shape
         self.shape = (height, width)
         self.hole = hole
@@ -74,12 +74,14 @@ class CraPlan:
         self.taps = [(np.argmax(w > 0, axis=1), w.shape[1] - 1 - np.argmax(w[:, ::-1] > 0, axis=1))
                      for _, w in self.rows]
         #: cell holds a hole pixel (any-pooling to 32 equals any-pooling the
-        #: 512 mask over 16 x 16 blocks, so a given 512 mask saves a pass)
-        if small_mask is None:
+        #: 512 mask over 16 x 16 blocks, so ``any_hole``, the hole's
+        #: any-pooled 512 mask (preprocess.small_hole), saves a pass; not the
+        #: network's majority mask, which misses cells holding a few hole pixels)
+        if any_hole is None:
             self.has_hole = small_hole(hole, GRID).astype(bool)
         else:
             block = MODEL_SIZE // GRID
-            self.has_hole = small_mask.reshape(GRID, block, GRID, block).any(axis=(1, 3))
+            self.has_hole = any_hole.reshape(GRID, block, GRID, block).any(axis=(1, 3))
         #: per grid row: the first grid row with the same y weights. Patches
         #: of rows of one form sample ``small`` at the same fractional
         #: offsets, so their up(small) can be summed at 512 rows and
