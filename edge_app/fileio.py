@@ -95,9 +95,12 @@ def read_source(path: str) -> SourceImage:
     and alpha are seen. 8- and 16-bit only.
     """
     _check_readable(path)
-    if _is_jpeg(path):
-        return SourceImage(_decode(path, cv2.IMREAD_ANYCOLOR), None, path)
-    arr = _decode(path, cv2.IMREAD_UNCHANGED)
+    return source_from_array(_decode(path, cv2.IMREAD_ANYCOLOR if _is_jpeg(path) else cv2.IMREAD_UNCHANGED), path)
+
+
+def source_from_array(arr: np.ndarray, path: str) -> SourceImage:
+    """The SourceImage of a decoded image (grey, BGR or BGRA; 8- or 16-bit);
+    ``path`` names it in errors (a file, or an upload)."""
     if arr.ndim == 2 or arr.shape[2] == 3:
         return SourceImage(arr, None, path)
     if arr.shape[2] == 4:
@@ -119,7 +122,13 @@ def read_mask_file(path: str) -> np.ndarray:
     _check_readable(path)
     if _is_jpeg(path):
         return _decode(path, cv2.IMREAD_GRAYSCALE)
-    arr = to_uint8(_decode(path, cv2.IMREAD_UNCHANGED), path)
+    return mask_from_array(_decode(path, cv2.IMREAD_UNCHANGED), path)
+
+
+def mask_from_array(arr: np.ndarray, path: str) -> np.ndarray:
+    """A decoded mask image as ``read_mask_file`` returns it: uint8 grey, or
+    BGRA when it has alpha; ``path`` names it in errors."""
+    arr = to_uint8(arr, path)
     if arr.ndim == 3 and arr.shape[2] == 3:
         return cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
     if arr.ndim == 3 and arr.shape[2] not in (1, 4):
