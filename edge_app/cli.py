@@ -14,53 +14,12 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from . import bench, fileio, masks
-from .backends import backend_choices, default_model, resolve_backend
-from .config import MASK_CONVENTIONS, ROI_MODES, AppConfig
+from .config import AppConfig
 from .errors import InpaintError, InpaintWarning
+from .options import add_options, parse
 from .timings import Timings, in_order
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def _pixels(text: str) -> int:
-    """argparse type: a width in pixels, >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0 pixels, got {}".format(value))
-    return value
-
-
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by every command that runs the model."""
-    defaults = AppConfig()
-    g = parser.add_argument_group("model")
-    g.add_argument("--model", metavar="PATH",
-                   help="model file (default: edge_app/models/hifill.onnx, or hifill.om for --backend acl)")
-    g.add_argument("--backend", choices=backend_choices(), default=defaults.backend,
-                   help="auto: acl when pyACL is importable (the board), else onnxruntime (default: %(default)s)")
-    g.add_argument("--cra-matmul", metavar="OM", default=defaults.cra_matmul_model,
-                   help="acl backend: run the CRA product on the AI core with this cra_matmul .om (made by "
-                        "`python -m convert cra-matmul --size WxH`) for frames or ROI crops of that size; "
-                        "worth it when the attention is flat")
-    g = parser.add_argument_group("processing")
-    g.add_argument("--mask-convention", choices=MASK_CONVENTIONS, default=defaults.mask_convention,
-                   help="white-hole: white pixels are the hole (default); keep-white: white is kept and black is "
-                        "the hole, as in Huawei's Ascend sample. A mask with transparency is read from its alpha "
-                        "channel (transparent = hole) in both cases; JPEG masks are thresholded at 127")
-    g.add_argument("--roi", choices=ROI_MODES, default=defaults.roi,
-                   help="crop around the hole before inference: auto (when the crop is at most {:.0f}%% of the "
-                        "frame), on, off (default: %(default)s)".format(100 * defaults.roi_auto_max_area))
-    g.add_argument("--feather", type=_pixels, metavar="PX", default=defaults.blend_feather,
-                   help="width in pixels of the soft edge around the hole where the fill fades into the "
-                        "original (0: a hard edge; default: %(default)s)")
-    g.add_argument("--thin-width", type=_pixels, metavar="PX", default=defaults.thin_width,
-                   help="parts of the hole narrower than PX pixels of the network's 512 x 512 view (cables, "
-                        "wires) are filled at full resolution by OpenCV's Navier-Stokes inpainting, which "
-                        "continues edges across them (0: off; default: %(default)s)")
-    g.add_argument("--no-cra", action="store_true",
-                   help="plain bilinear upsampling of the 512 result in the hole (ablation: no borrowed detail)")
-    g.add_argument("--timings", action="store_true", help="print the seconds spent in each stage")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mask", metavar="MASK", help="mask file (white = hole by default), or a folder of masks")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (format from its extension), or a folder when IMAGE is a folder")
-    add_model_options(p)
+    add_options(p, "inpaint")
     p.set_defaults(run=cmd_inpaint)
     p = sub.add_parser("stream", help="inpaint a video or camera stream with a fixed mask",
                        description="Inpaint every frame of a video file, URL or camera with one fixed mask "
@@ -86,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True, metavar="FILE|URL|INDEX",
                    help="video file, stream URL, or camera index (0, 1, ...)")
     p.add_argument("--mask", required=True, metavar="MASK", help="mask file of the frame size")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video (mp4v)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="output video (--stream-fourcc)")
     p.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
-    add_model_options(p)
+    add_options(p, "stream")
     p.set_defaults(run=cmd_stream)
     bench.add_parser(sub)
     p = sub.add_parser("serve", help="a web page to draw the mask on a photo or a live frame and see the result",
@@ -106,35 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --source: the mask file of the stream, the one `stream --mask` reads; \"use this "
                         "mask for the stream\" writes it (replacing a file that existed before the server "
                         "started only with --overwrite); loaded at start when it exists (default: %(default)s)")
-    add_model_options(p)
+    add_options(p, "serve")
     p.set_defaults(run=cmd_serve)
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> AppConfig:
-    return AppConfig().with_options(mask_convention=args.mask_convention, roi=args.roi, cra=not args.no_cra,
-                                    overwrite=args.overwrite, backend=args.backend,
-                                    cra_matmul_model=args.cra_matmul, blend_feather=args.feather,
-                                    thin_width=args.thin_width)
-
-
-def open_inpainter(args: argparse.Namespace, config: AppConfig):
-    """The Inpainter of the chosen backend and model (imported late: light --help)."""
+def open_inpainter(args: argparse.Namespace):
+    """The Inpainter of the parsed options (imported late: a light --help)."""
     from .pipeline import Inpainter
-    backend = resolve_backend(config.backend)
-    model = args.model or default_model(backend, config)
-    options = {f: getattr(config, f)
-               for f in ("mask_convention", "roi", "cra", "overwrite", "cra_matmul_model", "blend_feather",
-                        "thin_width")}
-    return Inpainter(model=model, backend=backend, **options)
+    return Inpainter.from_config(args.config, args.model)
 
 
 def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray]:
     """(image, hole) from files: the image with its depth, grey and alpha
     (fileio.read_source), the hole by the configured mask convention."""
-    image = fileio.read_source(image_path)
-    hole = masks.read_hole(mask_path, config.mask_convention, config.mask_threshold, config.alpha_threshold)
-    return image, hole
+    return fileio.read_source(image_path), masks.read_hole(mask_path, config)
 
 
 def _pairs(image_dir: str, mask_dir: str, out_dir: str) -> Tuple[List[Tuple[str, str, str]], List[str]]:
@@ -215,7 +160,7 @@ def _inpaint_one(inpainter, job: Tuple[fileio.SourceImage, np.ndarray, float], m
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    config = args.config
     if os.path.isdir(args.image):
         if not os.path.isdir(args.mask):
             raise InpaintError("IMAGE is a folder, so MASK must be a folder of masks", args.mask)
@@ -230,7 +175,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             raise InpaintError("no image with a matching mask", args.image)
         os.makedirs(args.output, exist_ok=True)
         failed = 0
-        with open_inpainter(args, config) as inpainter:
+        with open_inpainter(args) as inpainter:
             progress = Progress(len(pairs), "inpaint")
             try:
                 for image_path, mask_path, out_path in pairs:
@@ -246,22 +191,22 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         print("{} of {} images written to {}".format(len(pairs) - failed, len(pairs), args.output))
         return 2 if failed else 0
     job = _read_one(args.image, args.mask, args.output, config)  # bad input fails before the model loads
-    with open_inpainter(args, config) as inpainter:
+    with open_inpainter(args) as inpainter:
         _inpaint_one(inpainter, job, args.mask, args.output, config, args.timings)
     return 0
 
 
 def cmd_stream(args: argparse.Namespace) -> int:
     from .stream import run_stream
-    config = config_from_args(args)
+    config = args.config
     inputs = [args.mask] + ([args.source] if os.path.exists(args.source) else [])
     for src in inputs:
         if fileio.same_file(args.output, src):
             raise InpaintError("output path is the input file {} (choose another -o)".format(src), args.output)
     if os.path.exists(args.output) and not config.overwrite:
         raise InpaintError("output exists (pass --overwrite to replace it)", args.output)
-    hole = masks.read_hole(args.mask, config.mask_convention, config.mask_threshold, config.alpha_threshold)
-    with open_inpainter(args, config) as inpainter:
+    hole = masks.read_hole(args.mask, config)
+    with open_inpainter(args) as inpainter:
         progress = Progress(args.max_frames, "stream")
         try:
             report = run_stream(inpainter, args.source, hole, args.output, args.max_frames,
@@ -276,9 +221,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serve import run_server
-    config = config_from_args(args)
-    with open_inpainter(args, config) as inpainter:
-        return run_server(inpainter, args.host, args.port, args.source, args.mask, config.overwrite, args.timings)
+    with open_inpainter(args) as inpainter:
+        return run_server(inpainter, args.host, args.port, args.source, args.mask, args.timings)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -287,7 +231,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the CLI; returns the exit status (2 for bad input)."""
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     with warnings.catch_warnings():
         warnings.simplefilter("always", InpaintWarning)
         warnings.showwarning = _show_warning

@@ -1,10 +1,20 @@
 """Every setting of the app in one dataclass (thresholds, ROI, CRA, stream).
 
-The CLI and ``Inpainter(**options)`` override fields by name; nothing else in
-the package hard-codes a tunable number.
+The CLI (every field has a flag: edge_app.options) and
+``Inpainter(**options)`` override fields by name, and ``check`` validates
+them all in one place. What other modules keep as constants are not
+settings: the model's interface (edge_app.interface), formats and protocol
+details, and the CRA step's block sizes and path thresholds, chosen by
+measured speed (cra.plan.BAND_ROWS, cra.terms.DENSE_FRACTION,
+cra.threads.PARALLEL_CELL_PIXELS).
+
+Standard library only, and no import of the rest of the package: the
+backends, the trainer and the exporter import it.
 """
 import os
 from dataclasses import dataclass, fields, replace
+
+from .errors import ConfigError
 
 #: Mask file conventions: white = hole (the official test script) or white =
 #: keep / black = hole (Huawei's Ascend sample).
@@ -86,12 +96,20 @@ class AppConfig:
     thin_radius: int = 3
 
     # --- output ------------------------------------------------------------
+    #: Quality of written JPEG files (0..100).
     jpeg_quality: int = 95
+    #: Replace an output that exists (the serve page: a stream mask file that
+    #: existed before the server started).
     overwrite: bool = False
 
     # --- backend -----------------------------------------------------------
+    #: "auto" (acl where pyACL imports, else onnxruntime) or a registered
+    #: backend's name (edge_app.backends).
     backend: str = "auto"
+    #: acl only: the NPU to run on.
     device_id: int = 0
+    #: The model each kind of backend runs unless given another
+    #: (Backend.model_option names the field).
     onnx_model: str = os.path.join(MODELS_DIR, "hifill.onnx")
     om_model: str = os.path.join(MODELS_DIR, "hifill.om")
     #: acl only: a cra_matmul .om (python -m convert cra-matmul --size WxH) to
@@ -125,9 +143,11 @@ class AppConfig:
     serve_preview_quality: int = 80
     #: ... made only while a page asked for one within this many seconds.
     serve_preview_idle: float = 5.0
+    #: Seconds without a byte from a browser before its connection is dropped.
+    serve_socket_timeout: float = 60.0
 
     def with_options(self, **options) -> "AppConfig":
-        """A copy with some fields replaced; unknown names are a TypeError."""
+        """A copy with some fields replaced and checked; unknown names are a TypeError."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -137,22 +157,54 @@ class AppConfig:
         return cfg
 
     def check(self) -> None:
-        """Reject values outside the documented choices."""
-        if self.mask_convention not in MASK_CONVENTIONS:
-            raise ValueError("mask_convention must be one of " + ", ".join(MASK_CONVENTIONS))
-        if self.roi not in ROI_MODES:
-            raise ValueError("roi must be one of " + ", ".join(ROI_MODES))
-        from .backends import backend_choices  # the registry imports this module
-        if self.backend not in backend_choices():
-            raise ValueError("backend must be one of " + ", ".join(backend_choices()))
-        if not 0 <= self.mask_threshold < 255 or not 0 <= self.alpha_threshold < 255:
-            raise ValueError("mask thresholds must be in 0..254")
-        if self.cra_chunk_cells < 1 or self.stream_queue < 1 or self.cra_threads < 0:
-            raise ValueError("cra_chunk_cells and stream_queue must be >= 1, cra_threads >= 0")
-        if self.blend_feather < 0:
-            raise ValueError("blend_feather (--feather) must be >= 0 pixels")
-        if self.thin_width < 0 or self.thin_tile < 1 or self.thin_margin < 0 or self.thin_radius < 1:
-            raise ValueError("thin_width (--thin-width) and thin_margin must be >= 0, thin_tile and "
-                             "thin_radius >= 1 pixels")
-        if not 0.0 < self.min_known <= 1.0:
-            raise ValueError("min_known must be in (0, 1]")
+        """ConfigError (a ValueError naming the field) for the first value
+        outside its documented range. The backend's name is the backend
+        registry's to check (edge_app.backends.resolve_backend)."""
+        for name, valid, problem in _RULES:
+            if not valid(getattr(self, name)):
+                raise ConfigError(name, problem)
+
+
+def _between(low: float, high: float):
+    return lambda value: low <= value <= high
+
+
+def _at_least(low: float):
+    return lambda value: value >= low
+
+
+#: (field, test, what the value must be) for every field with a range.
+_RULES = (
+    ("mask_convention", lambda v: v in MASK_CONVENTIONS, "must be one of " + ", ".join(MASK_CONVENTIONS)),
+    ("mask_threshold", _between(0, 254), "must be in 0..254"),
+    ("alpha_threshold", _between(0, 254), "must be in 0..254"),
+    ("inverted_mask_fraction", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    ("roi", lambda v: v in ROI_MODES, "must be one of " + ", ".join(ROI_MODES)),
+    ("roi_growth", _at_least(1.0), "must be >= 1 (the crop holds the hole's box)"),
+    ("roi_min_side", _at_least(1), "must be >= 1 pixel"),
+    ("roi_auto_max_area", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    ("min_known", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    ("soft_floor", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
+    ("blend_feather", _at_least(0), "must be >= 0 pixels"),
+    ("attention_prune_mass", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
+    ("cra_chunk_cells", _at_least(1), "must be >= 1"),
+    ("cra_threads", _at_least(0), "must be >= 0"),
+    ("thin_width", _at_least(0), "must be >= 0 pixels"),
+    ("thin_tile", _at_least(1), "must be >= 1 pixel"),
+    ("thin_margin", _at_least(0), "must be >= 0 pixels"),
+    ("thin_radius", _at_least(1), "must be >= 1 pixel"),
+    ("jpeg_quality", _between(0, 100), "must be in 0..100"),
+    ("device_id", _at_least(0), "must be >= 0"),
+    ("stream_queue", _at_least(1), "must be >= 1"),
+    ("stream_max_failures", _at_least(1), "must be >= 1"),
+    ("stream_default_fps", lambda v: 0.0 < v < 1000.0, "must be in (0, 1000)"),
+    ("stream_fourcc", lambda v: len(v) == 4, "must be 4 characters (e.g. mp4v)"),
+    ("serve_max_upload", _at_least(1), "must be >= 1 byte"),
+    ("serve_max_pixels", _at_least(1), "must be >= 1 pixel"),
+    ("serve_wait", _at_least(0.0), "must be >= 0 seconds"),
+    ("serve_keep", _at_least(1), "must be >= 1"),
+    ("serve_preview_side", _at_least(1), "must be >= 1 pixel"),
+    ("serve_preview_quality", _between(0, 100), "must be in 0..100"),
+    ("serve_preview_idle", lambda v: v > 0.0, "must be > 0 seconds"),
+    ("serve_socket_timeout", lambda v: v > 0.0, "must be > 0 seconds"),
+)

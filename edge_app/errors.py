@@ -22,5 +22,14 @@ class ModelError(InpaintError):
     """A missing model or one that does not match edge_app/interface.py."""
 
 
+class ConfigError(ValueError):
+    """A setting outside its documented range: the AppConfig field and the problem."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__("{}: {}".format(field, problem))
+        self.field = field
+        self.problem = problem
+
+
 class InpaintWarning(UserWarning):
     """Something suspicious that does not stop the run (empty mask, inverted mask)."""

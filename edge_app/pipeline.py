@@ -4,19 +4,26 @@ validate -> ROI crop -> preprocess (area to 512, any-pooled hole) ->
 backend -> CRA compose + blend (edge_app.cra) -> thin parts of the hole
 (edge_app.thin_holes) -> paste back.
 
-What depends only on the mask (ROI, 512 mask, CRA plan) is prepared once in
-a ``Prepared`` so a stream with a fixed mask pays for it once; ``infer`` and
-``finish`` split a frame's work so inference of one frame can overlap the
-host work of the previous one. Every call records seconds per stage in
-``timings`` (preprocess, h2d, inference, d2h, cra, blend).
+One path for every frame: ``Inpainter.for_mask(hole)`` gives the
+``MaskFrames`` of a hole mask, which does the mask-only work (ROI, 512
+masks, thin parts: a ``Prepared``) once and keeps the CRA plan for the next
+frame while it holds (checked once a frame, in ``finish``).
+``MaskFrames.inpaint(frame)`` is ``finish(frame, infer(frame))``; the
+stream calls the two halves from two threads, so inference of one frame
+overlaps the host work of the previous one. The CLI
+(``Inpainter.inpaint``), the stream, the serve page (its endpoint and live
+preview) and the bench all inpaint through it. Every frame records seconds
+per stage in ``timings`` (preprocess, h2d, inference, d2h, cra, blend).
 """
+import os
 import time
+from dataclasses import fields
 from typing import Dict, Optional
 
 import numpy as np
 
 from . import cra, masks, roi
-from .backends import Backend, open_backend
+from .backends import Backend, backend_class, open_backend, resolve_backend
 from .backends.base import Outputs
 from .config import AppConfig
 from .errors import InpaintError
@@ -25,7 +32,7 @@ from .thin_holes import ThinHoles
 
 
 class Prepared:
-    """Everything derived from one hole mask for frames of one size."""
+    """Everything derived from one hole mask for frames of one size (read-only once made)."""
 
     def __init__(self, hole: np.ndarray, config: AppConfig):
         self.shape = hole.shape
@@ -35,21 +42,21 @@ class Prepared:
         y0, y1, x0, x1 = self.box or (0, hole.shape[0], 0, hole.shape[1])
         self.window = (slice(y0, y1), slice(x0, x1))
         self.hole = np.ascontiguousarray(hole[self.window])
-        #: 512 cells holding any hole pixel (the CRA plan's view) ...
-        self.any_mask = small_hole(self.hole)
+        #: 512 cells holding any hole pixel (the CRA plan's and the thin parts' view) ...
+        self.any_hole = small_hole(self.hole)
         #: ... and the network's hole (see AppConfig.min_known)
         self.fraction = known_fraction(self.hole)
-        self.small_mask = self.any_mask if config.min_known >= 1.0 else majority_hole(self.fraction, config.min_known)
+        self.network_hole = (self.any_hole if config.min_known >= 1.0
+                             else majority_hole(self.fraction, config.min_known))
         #: 512 pixels known to the network that hold hole pixels (known_small_image)
-        self.partial = (self.small_mask == 0) & (self.any_mask != 0)
-        if not self.empty and self.small_mask.all():
+        self.partial = (self.network_hole == 0) & (self.any_hole != 0)
+        if not self.empty and self.network_hole.all():
             raise InpaintError("the hole leaves no fully known pixel in the network's 512 x 512 view: "
                                "nothing left to borrow from")
-        self.mask_input = mask_input(self.small_mask)
+        self.mask_input = mask_input(self.network_hole)
         #: the parts of the hole too thin for the network, filled after CRA
-        self.thin = None if self.empty else ThinHoles(self.hole, self.any_mask, config.thin_width, config.thin_tile,
+        self.thin = None if self.empty else ThinHoles(self.hole, self.any_hole, config.thin_width, config.thin_tile,
                                                        config.thin_margin, config.thin_radius)
-        self.plan = None  # type: Optional[cra.CraPlan]
 
 
 class Inferred:
@@ -65,38 +72,27 @@ def _add(timings: Dict[str, float], key: str, seconds: float) -> None:
     timings[key] = timings.get(key, 0.0) + seconds
 
 
-class Inpainter:
-    """HiFill with CRA: ``Inpainter(model=None, backend="auto", **options)(image, mask)``.
+class MaskFrames:
+    """Frames inpainted with one hole mask: the one path of every command.
 
-    ``image`` uint8 (H, W, 3) BGR, ``mask`` (H, W) bool/uint8 with hole != 0;
-    returns uint8 (H, W, 3). ``backend``: "auto", "onnxruntime", "acl" or an
-    open Backend; ``model``: a model path (default: the bundled model of the
-    backend); ``options``: fields of edge_app.config.AppConfig.
+    Made by ``Inpainter.for_mask``; keep it for frames that share the mask
+    (a stream, the live preview): the mask-only work is done once, and the
+    CRA plan is reused while the network's blend mask stays the same.
     """
 
-    def __init__(self, model=None, backend="auto", **options):
-        self.config = AppConfig().with_options(**options)
-        if isinstance(backend, Backend):
-            self.backend = backend
-        else:
-            self.backend = open_backend(backend, model, self.config)
-        self.timings = {}  # type: Dict[str, float]
+    def __init__(self, inpainter: "Inpainter", hole: np.ndarray):
+        self.inpainter = inpainter
+        self.config = inpainter.config
+        self.prepared = Prepared(hole, self.config)
+        self._plan = None  # type: Optional[cra.CraPlan]
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return self.inpaint(image, masks.as_hole(mask))
+    def inpaint(self, image: np.ndarray) -> np.ndarray:
+        """One frame: ``finish(image, infer(image))``."""
+        return self.finish(image, self.infer(image))
 
-    def inpaint(self, image: np.ndarray, hole: np.ndarray, mask_path: Optional[str] = None) -> np.ndarray:
-        """Validate (warnings for an empty or likely inverted mask), then run."""
-        masks.check_pair(image, hole, self.config.mask_convention, self.config.inverted_mask_fraction, mask_path)
-        prepared = self.prepare(hole)
-        return self.finish(image, prepared, self.infer(image, prepared))
-
-    def prepare(self, hole: np.ndarray) -> Prepared:
-        """The mask-only work (ROI, 512 mask); reuse it for frames sharing the mask."""
-        return Prepared(hole, self.config)
-
-    def infer(self, image: np.ndarray, prepared: Prepared) -> Inferred:
+    def infer(self, image: np.ndarray) -> Inferred:
         """Preprocess and run the backend (nothing to do for an empty mask)."""
+        prepared = self.prepared
         inferred = Inferred()
         if prepared.empty:
             return inferred
@@ -108,41 +104,92 @@ class Inpainter:
                                            prepared.partial)
         img_input = image_input(inferred.small)
         _add(inferred.timings, "preprocess", time.perf_counter() - t0)
-        inferred.outputs = self.backend.run(img_input, prepared.mask_input)
-        for key, seconds in self.backend.timings.items():
+        backend = self.inpainter.backend
+        inferred.outputs = backend.run(img_input, prepared.mask_input)
+        for key, seconds in backend.timings.items():
             _add(inferred.timings, key, seconds)
         return inferred
 
-    def finish(self, image: np.ndarray, prepared: Prepared, inferred: Inferred) -> np.ndarray:
-        """CRA compose and blend into a copy of the frame (only the crop changes).
+    def finish(self, image: np.ndarray, inferred: Inferred) -> np.ndarray:
+        """CRA compose and blend into a copy of the frame (only the crop
+        changes), then the thin parts of the hole.
 
-        The frame's stage timings end up in ``inferred.timings`` and ``self.timings``.
+        The frame's stage timings end up in ``inferred.timings`` and the
+        Inpainter's ``timings``.
         """
-        timings = inferred.timings
+        config, prepared, timings = self.config, self.prepared, inferred.timings
         t0 = time.perf_counter()
         out = image.copy()
         _add(timings, "cra", time.perf_counter() - t0)
         if inferred.outputs is not None:
             inpainted, attention, blend = inferred.outputs
             blend = blend.reshape(blend.shape[-3:-1])
-            if prepared.plan is None or not prepared.plan.matches(prepared.hole, blend, self.config.blend_feather):
-                t0 = time.perf_counter()
-                prepared.plan = cra.CraPlan(prepared.hole, blend, self.config.soft_floor, prepared.any_mask,
-                                            self.config.blend_feather)
-                _add(timings, "cra", time.perf_counter() - t0)
-            plan = prepared.plan
-            cra.compose(image[prepared.window], prepared.hole, inpainted, attention if self.config.cra else None,
+            plan = self._plan_for(blend, timings)
+            cra.compose(image[prepared.window], prepared.hole, inpainted, attention if config.cra else None,
                         blend, small=inferred.small, plan=plan, out=out[prepared.window],
-                        soft_floor=self.config.soft_floor, feather=self.config.blend_feather,
-                        prune_mass=self.config.attention_prune_mass,
-                        chunk_cells=self.config.cra_chunk_cells, threads=self.config.cra_threads,
-                        matmul=self.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
+                        soft_floor=config.soft_floor, feather=config.blend_feather,
+                        prune_mass=config.attention_prune_mass,
+                        chunk_cells=config.cra_chunk_cells, threads=config.cra_threads,
+                        matmul=self.inpainter.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
             if prepared.thin:
                 t0 = time.perf_counter()
                 prepared.thin.fill(image[prepared.window], out[prepared.window])
                 _add(timings, "blend", time.perf_counter() - t0)
-        self.timings = timings
+        self.inpainter.timings = timings
         return out
+
+    def _plan_for(self, blend: np.ndarray, timings: Dict[str, float]) -> cra.CraPlan:
+        """The kept CRA plan, rebuilt (time under "cra") when the blend mask changed."""
+        hole, feather = self.prepared.hole, self.config.blend_feather
+        if self._plan is None or not self._plan.matches(hole, blend, feather):
+            t0 = time.perf_counter()
+            self._plan = cra.CraPlan(hole, blend, self.config.soft_floor, self.prepared.any_hole, feather)
+            _add(timings, "cra", time.perf_counter() - t0)
+        return self._plan
+
+
+def open_configured_backend(config: AppConfig, model=None) -> Backend:
+    """The backend ``config`` names, on ``model`` (default: the config's model
+    for that kind of backend, Backend.model_option), with its settings."""
+    name = resolve_backend(config.backend)
+    path = model if model is not None else getattr(config, backend_class(name).model_option)
+    return open_backend(name, os.fspath(path), config.device_id, config.cra_matmul_model)
+
+
+class Inpainter:
+    """HiFill with CRA: ``Inpainter(model=None, backend="auto", **options)(image, mask)``.
+
+    ``image`` uint8 (H, W, 3) BGR, ``mask`` (H, W) bool/uint8 with hole != 0;
+    returns uint8 (H, W, 3). ``backend``: "auto", "onnxruntime", "acl" or an
+    open Backend; ``model``: a model path (default: the bundled model of the
+    backend); ``options``: fields of edge_app.config.AppConfig.
+    """
+
+    def __init__(self, model=None, backend="auto", **options):
+        given = isinstance(backend, Backend)
+        self.config = AppConfig().with_options(backend=backend.name if given else backend, **options)
+        self.backend = backend if given else open_configured_backend(self.config, model)
+        #: the stage timings of the last frame
+        self.timings = {}  # type: Dict[str, float]
+
+    @classmethod
+    def from_config(cls, config: AppConfig, model=None) -> "Inpainter":
+        """The Inpainter of a whole AppConfig (the command line's), on ``model``
+        or the config's model for its backend."""
+        return cls(model, **{f.name: getattr(config, f.name) for f in fields(config)})
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.inpaint(image, masks.as_hole(mask))
+
+    def inpaint(self, image: np.ndarray, hole: np.ndarray, mask_path: Optional[str] = None) -> np.ndarray:
+        """Check the pair (warnings for an empty or likely inverted mask), then inpaint it."""
+        masks.warn(masks.check_pair(image, hole, self.config, mask_path))
+        return self.for_mask(hole).inpaint(image)
+
+    def for_mask(self, hole: np.ndarray) -> MaskFrames:
+        """The frames of one hole mask (uint8 (H, W), non-zero = hole): keep it
+        for frames that share the mask."""
+        return MaskFrames(self, hole)
 
     def close(self) -> None:
         self.backend.close()

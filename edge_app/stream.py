@@ -1,21 +1,26 @@
 """Video / camera streams with a fixed obstruction mask (a fixed camera).
 
-The mask-only work (ROI, 512 mask, CRA plan) is done once. Reading,
-preprocessing and inference run in a worker thread that feeds a bounded
-queue; the calling thread does CRA compose, blend and encode, so inference
-of frame t+1 overlaps the host work of frame t. Frames that cannot be read
-or processed are counted, never fatal.
+``run_stream`` inpaints through the Inpainter's one path for a frame
+(``MaskFrames``): the mask-only work (ROI, 512 mask, CRA plan) is done once.
+Reading, preprocessing and inference (``MaskFrames.infer``) run in a worker
+thread that feeds a bounded queue; the calling thread does CRA compose,
+blend (``MaskFrames.finish``) and encode, so inference of frame t+1
+overlaps the host work of frame t. Frames that cannot be read or processed
+are counted, never fatal. ``LatestFrame`` keeps the newest frame of a
+source for the serve page.
 """
+import os
 import queue
 import threading
 import time
 import warnings
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from . import masks
+from .config import AppConfig
 from .errors import InpaintError, InpaintWarning
 from .pipeline import Inpainter
 from .timings import Timings
@@ -51,6 +56,61 @@ def open_source(source: str) -> cv2.VideoCapture:
         cap.release()
         raise InpaintError("cannot open video source", source)
     return cap
+
+
+def source_fps(cap: cv2.VideoCapture, config: AppConfig) -> float:
+    """The source's frame rate, or ``stream_default_fps`` where it reports none (or nonsense)."""
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return fps if fps and 0 < fps < 1000 else config.stream_default_fps
+
+
+class LatestFrame:
+    """The newest frame of a camera, URL or video file, read by its own thread
+    (a file is looped at its frame rate, like a live camera)."""
+
+    def __init__(self, spec: str, config: AppConfig):
+        self.spec = spec
+        self._cap = open_source(spec)
+        ok, frame = self._cap.read()
+        if not ok or frame is None:
+            self._cap.release()
+            raise InpaintError("no readable frame", spec)
+        self._looped = os.path.isfile(spec)
+        self._period = 1.0 / source_fps(self._cap, config)
+        self._frame, self._count = frame, 1
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="edge_app-source", daemon=True)
+        self._thread.start()
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        return self._frame.shape
+
+    def latest(self) -> Tuple[np.ndarray, int]:
+        """The newest frame and its number."""
+        with self._lock:
+            return self._frame, self._count
+
+    def _read(self) -> None:
+        due = time.monotonic()
+        while not self._stop.is_set():
+            ok, frame = self._cap.read()
+            if not ok or frame is None:
+                if self._looped:
+                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                self._stop.wait(self._period)
+                continue
+            with self._lock:
+                self._frame, self._count = frame, self._count + 1
+            if self._looped:
+                due = max(due + self._period, time.monotonic() - 1.0)
+                self._stop.wait(due - time.monotonic())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._cap.release()
 
 
 class _Reader:
@@ -94,15 +154,13 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
         first = reader.read()
         if first is None:
             raise InpaintError("no readable frame", source)
-        masks.check_pair(first, hole, config.mask_convention, config.inverted_mask_fraction, mask_path)
-        prepared = inpainter.prepare(hole)
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        fps = fps if fps and 0 < fps < 1000 else config.stream_default_fps
-        writer = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*config.stream_fourcc), fps,
+        masks.warn(masks.check_pair(first, hole, config, mask_path))
+        frames = inpainter.for_mask(hole)
+        writer = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*config.stream_fourcc), source_fps(cap, config),
                                  (first.shape[1], first.shape[0]))
         if not writer.isOpened():
             raise InpaintError("cannot open the video writer ({})".format(config.stream_fourcc), out_path)
-        frames = queue.Queue(maxsize=config.stream_queue)
+        ready = queue.Queue(maxsize=config.stream_queue)
         stop = threading.Event()
         state = {"dropped": 0, "error": None}
 
@@ -116,7 +174,7 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
                         state["dropped"] += 1
                     else:
                         try:
-                            frames.put((frame, inpainter.infer(frame, prepared)))
+                            ready.put((frame, frames.infer(frame)))
                         except Exception as exc:  # a bad frame must not end the stream
                             state["dropped"] += 1
                             warnings.warn(InpaintWarning("frame {} dropped: {}".format(n, exc)))
@@ -124,19 +182,19 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
             except Exception as exc:  # reported by the calling thread
                 state["error"] = exc
             finally:
-                frames.put(_END)
+                ready.put(_END)
 
         t_start = time.perf_counter()
         worker = threading.Thread(target=produce, name="edge_app-infer", daemon=True)
         worker.start()
         try:
             while True:
-                item = frames.get()
+                item = ready.get()
                 if item is _END:
                     break
                 frame, inferred = item
                 try:
-                    out = inpainter.finish(frame, prepared, inferred)
+                    out = frames.finish(frame, inferred)
                 except Exception as exc:
                     report.dropped += 1
                     warnings.warn(InpaintWarning("frame dropped: {}".format(exc)))
@@ -153,7 +211,7 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
             stop.set()
             while worker.is_alive():  # unblock a producer waiting on a full queue
                 try:
-                    frames.get(timeout=0.1)
+                    ready.get(timeout=0.1)
                 except queue.Empty:
                     pass
             worker.join()

@@ -124,13 +124,13 @@ def run_methods(inpainters: Dict[str, Inpainter], image: np.ndarray, hole: np.nd
     """Every method's result for one photo and hole (the network runs once:
     the two app variants differ only after inference)."""
     hole8 = hole.astype(np.uint8) * 255
-    prepared = inpainters["cra"].prepare(hole)
-    inferred = inpainters["cra"].infer(image, prepared)
+    cra_frames = inpainters["cra"].for_mask(hole)
+    inferred = cra_frames.infer(image)
     return {
         "telea": cv2.inpaint(image, hole8, 3, cv2.INPAINT_TELEA),
         "navier_stokes": cv2.inpaint(image, hole8, 3, cv2.INPAINT_NS),
-        "no_cra": inpainters["no_cra"].finish(image, prepared, inferred),
-        "cra": inpainters["cra"].finish(image, prepared, inferred),
+        "no_cra": inpainters["no_cra"].for_mask(hole).finish(image, inferred),
+        "cra": cra_frames.finish(image, inferred),
     }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import edge_fakes
-from edge_app import AppConfig, Inpainter
+from edge_app import Inpainter
 from edge_app.backends import acllite, open_backend, resolve_backend
 from edge_app.backends.acllite import AclError, AclLiteModel, AclLiteResource
 from edge_app.errors import InpaintError, ModelError
@@ -200,7 +200,7 @@ def test_cra_product_on_the_ai_core(acl, models, tmp_path):
         npu(*other)
         assert cra_model.calls == 1
     with pytest.raises(ModelError, match="not a cra_matmul model"):
-        open_backend("acl", models["om"], AppConfig(cra_matmul_model=models["om"]))
+        open_backend("acl", models["om"], cra_matmul_model=models["om"])
 
 
 def test_acl_is_initialised_once_per_process_and_shared(acl, models, monkeypatch):

@@ -1,16 +1,17 @@
 """edge_app reading and writing conventions and the checks of bad input."""
 import struct
-import warnings
 
 import cv2
 import numpy as np
 import pytest
 
 import edge_fakes
-from edge_app import fileio, masks
+from edge_app import AppConfig, fileio, masks
 from edge_app.cli import main
 from edge_app.errors import InpaintError, InpaintWarning
 from edge_app.preprocess import known_fraction, known_small_image, majority_hole, small_hole, small_image
+
+KEEP_WHITE = AppConfig(mask_convention="keep-white")
 
 
 def exif_orientation_segment(orientation: int) -> bytes:
@@ -44,7 +45,7 @@ def test_jpeg_exif_orientation_is_applied(tmp_path):
     mask_stored[:, :10] = 255
     mpath = tmp_path / "mask.jpg"
     write_jpeg_with_orientation(mpath, cv2.cvtColor(mask_stored, cv2.COLOR_GRAY2BGR), 6)
-    hole = masks.hole_from_file_array(fileio.read_mask_file(str(mpath)), "white-hole")
+    hole = masks.hole_from_file_array(fileio.read_mask_file(str(mpath)))
     assert hole.shape == (40, 20)
     assert np.array_equal(hole, (cv2.rotate(mask_stored, cv2.ROTATE_90_CLOCKWISE) > 127).astype(np.uint8))
 
@@ -78,20 +79,20 @@ def test_mask_conventions(tmp_path):
     white = np.zeros((8, 10), np.uint8)
     white[2:5, 3:7] = 255
     raw = _mask_file(tmp_path, "white.png", white)
-    assert np.array_equal(masks.hole_from_file_array(raw, "white-hole"), (white > 0).astype(np.uint8))
+    assert np.array_equal(masks.hole_from_file_array(raw, AppConfig()), (white > 0).astype(np.uint8))
     # the Ascend sample's masks: white = keep, black = hole
     raw = _mask_file(tmp_path, "keep.png", 255 - white)
-    assert np.array_equal(masks.hole_from_file_array(raw, "keep-white"), (white > 0).astype(np.uint8))
+    assert np.array_equal(masks.hole_from_file_array(raw, KEEP_WHITE), (white > 0).astype(np.uint8))
     # colour masks are greyed; 16-bit masks scaled first
     raw = _mask_file(tmp_path, "colour.png", cv2.merge([white, white, white]))
-    assert np.array_equal(masks.hole_from_file_array(raw, "white-hole"), (white > 0).astype(np.uint8))
+    assert np.array_equal(masks.hole_from_file_array(raw, AppConfig()), (white > 0).astype(np.uint8))
     raw = _mask_file(tmp_path, "deep.png", white.astype(np.uint16) * 257)
-    assert np.array_equal(masks.hole_from_file_array(raw, "white-hole"), (white > 0).astype(np.uint8))
+    assert np.array_equal(masks.hole_from_file_array(raw, AppConfig()), (white > 0).astype(np.uint8))
     with pytest.raises(ValueError):
-        masks.hole_from_file_array(raw, "guess")
+        masks.hole_from_file_array(raw, AppConfig(mask_convention="guess"))
     # read_hole: the file read and interpreted in one step, by the same rules
     cv2.imwrite(str(tmp_path / "keep_file.png"), 255 - white)
-    assert np.array_equal(masks.read_hole(str(tmp_path / "keep_file.png"), "keep-white"), (white > 0).astype(np.uint8))
+    assert np.array_equal(masks.read_hole(str(tmp_path / "keep_file.png"), KEEP_WHITE), (white > 0).astype(np.uint8))
     assert np.array_equal(masks.read_hole(str(tmp_path / "keep_file.png")), (white == 0).astype(np.uint8))
 
 
@@ -103,13 +104,13 @@ def test_alpha_masks_use_transparency(tmp_path):
     expected = np.zeros((6, 9), np.uint8)
     expected[1:4, 2:5] = 1
     for convention in ("white-hole", "keep-white"):
-        assert np.array_equal(masks.hole_from_file_array(raw, convention), expected)
+        assert np.array_equal(masks.hole_from_file_array(raw, AppConfig(mask_convention=convention)), expected)
     # a fully opaque alpha channel holds no information: the colour is read
     opaque = np.zeros((6, 9, 4), np.uint8)
     opaque[..., 3] = 255
     opaque[2:4, 2:4, :3] = 255
     raw = _mask_file(tmp_path, "opaque.png", opaque)
-    assert masks.hole_from_file_array(raw, "white-hole").sum() == 4
+    assert masks.hole_from_file_array(raw, AppConfig()).sum() == 4
 
 
 def test_jpeg_masks_are_thresholded(tmp_path):
@@ -120,7 +121,7 @@ def test_jpeg_masks_are_thresholded(tmp_path):
     cv2.imwrite(str(tmp_path / "m.jpg"), noisy, [cv2.IMWRITE_JPEG_QUALITY, 60])
     raw = fileio.read_mask_file(str(tmp_path / "m.jpg"))
     assert len(np.unique(raw)) > 2  # really not binary
-    hole = masks.hole_from_file_array(raw, "white-hole")
+    hole = masks.hole_from_file_array(raw, AppConfig())
     assert set(np.unique(hole)) <= {0, 1}
     assert (hole == (mask > 0)).mean() > 0.97
 
@@ -138,25 +139,31 @@ def test_unreadable_files(tmp_path):
 
 
 def test_pair_checks():
+    """One policy for every caller: errors raise, notes come back (the CLI
+    warns them, the serve page returns them); an empty mask is a note or,
+    with empty="error", an error, in the same words."""
     image = np.zeros((40, 60, 3), np.uint8)
     with pytest.raises(InpaintError, match="mask is 50x40 but the image is 60x40") as err:
         masks.check_pair(image, np.zeros((40, 50), np.uint8), mask_path="m.png")
     assert str(err.value).startswith("m.png: ")
     with pytest.raises(InpaintError, match="nothing left to borrow from"):
         masks.check_pair(image, np.ones((40, 60), np.uint8))
-    with pytest.warns(InpaintWarning, match="empty"):
-        assert masks.check_pair(image, np.zeros((40, 60), np.uint8)) == 0.0
+    empty = np.zeros((40, 60), np.uint8)
+    assert masks.check_pair(image, empty, mask_path="m.png") == ["m.png: " + masks.MASK_EMPTY]
+    with pytest.raises(InpaintError) as err:
+        masks.check_pair(image, empty, empty="error")
+    assert err.value.problem == masks.MASK_EMPTY
     mostly = np.ones((40, 60), np.uint8)
     mostly[:10] = 0
-    with pytest.warns(InpaintWarning, match="--mask-convention keep-white"):
-        masks.check_pair(image, mostly)
-    with pytest.warns(InpaintWarning, match="--mask-convention white-hole"):
-        masks.check_pair(image, mostly, convention="keep-white")
+    [note] = masks.check_pair(image, mostly)
+    assert "75% of the image" in note and "inverted" in note and "--mask-convention keep-white" in note
+    assert "--mask-convention white-hole" in masks.check_pair(image, mostly, KEEP_WHITE)[0]
+    assert masks.check_pair(image, mostly, AppConfig(inverted_mask_fraction=0.8)) == []
     small = np.zeros((40, 60), np.uint8)
     small[5:9, 5:9] = 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert masks.check_pair(image, small) == pytest.approx(16 / 2400)
+    assert masks.check_pair(image, small, empty="error") == []
+    with pytest.warns(InpaintWarning, match="75% of the image"):
+        masks.warn(masks.check_pair(image, mostly))
 
 
 def test_output_path_checks(tmp_path):

@@ -164,7 +164,7 @@ def test_a_mask_file_is_read_by_the_convention(inpainter):
         small = client.json("POST", "/api/mask/" + key, png(box_mask((100, 80), (10, 10, 5, 5))), status=400)
     assert status == 200 and headers["Content-Type"] == "image/png"
     assert np.array_equal(decode(data), (drawn[..., 3] == 0).astype(np.uint8) * 255)
-    assert "the mask is 100x80 but the image is 320x240" in small["error"]
+    assert "mask is 100x80 but the image is 320x240" in small["error"]
 
 
 def test_bad_input_gets_a_4xx_and_a_message_and_the_server_goes_on(inpainter):
@@ -180,7 +180,7 @@ def test_bad_input_gets_a_4xx_and_a_message_and_the_server_goes_on(inpainter):
             ("too many pixels", "POST", "/api/image", huge, 413, "1200x1000 (1.2 megapixels); the limit is 1.0"),
             ("empty body", "POST", "/api/image", b"", 400, "empty upload"),
             ("mask of another size", "POST", "/api/inpaint/" + key, png(box_mask((160, 120), (5, 5, 9, 9))),
-             400, "the mask is 160x120 but the image is 320x240"),
+             400, "mask is 160x120 but the image is 320x240"),
             ("empty mask", "POST", "/api/inpaint/" + key, png(np.zeros(SIZE[::-1], np.uint8)), 400, "empty"),
             ("full mask", "POST", "/api/inpaint/" + key, png(np.full(SIZE[::-1], 255, np.uint8)), 400,
              "covers the whole image"),
@@ -265,16 +265,23 @@ def test_a_loopback_server_refuses_other_hosts_and_sites(inpainter):
 
 
 def slowed(inpainter, seconds, runs):
-    """Make ``inpainter.infer`` take ``seconds`` longer and record (start, end, thread) of each call."""
-    infer = inpainter.infer
+    """Make the inference of every mask's frames take ``seconds`` longer and
+    record (start, end, thread) of each call."""
+    for_mask = inpainter.for_mask
 
-    def slow_infer(image, prepared):
-        start = time.perf_counter()
-        time.sleep(seconds)
-        out = infer(image, prepared)
-        runs.append((start, time.perf_counter(), threading.current_thread().name))
-        return out
-    inpainter.infer = slow_infer
+    def slow_for_mask(hole):
+        frames = for_mask(hole)
+        infer = frames.infer
+
+        def slow_infer(image):
+            start = time.perf_counter()
+            time.sleep(seconds)
+            out = infer(image)
+            runs.append((start, time.perf_counter(), threading.current_thread().name))
+            return out
+        frames.infer = slow_infer
+        return frames
+    inpainter.for_mask = slow_for_mask
 
 
 def concurrently(client, path, body, count):
@@ -365,14 +372,15 @@ def test_source_frame_stream_mask_and_live_preview(inpainter, video, tmp_path):
         assert client.json("GET", "/api/info")["stream_mask_set"]
         _, _, current = client.request("GET", "/api/stream-mask")
         preview, _, fps = poll_live(client, lambda note, fps: note == "" and fps > 0)  # inpainted frames
-    assert "the mask is 320x240" in wrong["error"] and "empty" in empty["error"]
+    assert "mask is 320x240 but the image is 160x120" in wrong["error"]
+    assert empty["error"] == masks.MASK_EMPTY
     assert saved["path"] == str(mask_path) and "--mask {}".format(mask_path) in saved["command"]
     assert np.array_equal(masks.read_hole(str(mask_path)), hole > 0)  # as `stream --mask` reads it
     assert np.array_equal(decode(current), hole)
     assert raw.shape == preview.shape == (120, 160, 3) and fps > 0
 
 
-def test_a_stream_mask_from_before_is_loaded_and_kept_without_overwrite(inpainter, video, tmp_path):
+def test_a_stream_mask_from_before_is_loaded_and_kept_without_overwrite(inpainter, model, video, tmp_path):
     mask_path = tmp_path / "fence.png"
     before = box_mask((160, 120), (10, 10, 20, 20))
     cv2.imwrite(str(mask_path), before)
@@ -382,9 +390,10 @@ def test_a_stream_mask_from_before_is_loaded_and_kept_without_overwrite(inpainte
         key = client.json("POST", "/api/frame")["id"]
         refused = client.json("POST", "/api/stream-mask/" + key, png(box_mask((160, 120))), status=409)
     assert "--overwrite" in refused["error"] and np.array_equal(cv2.imread(str(mask_path), 0), before)
-    with serving(inpainter, source=video, stream_mask=str(mask_path), overwrite=True) as client:
-        key = client.json("POST", "/api/frame")["id"]
-        client.json("POST", "/api/stream-mask/" + key, png(box_mask((160, 120), (100, 50, 30, 30))))
+    with Inpainter(model=model, backend="onnxruntime", overwrite=True) as replacing:
+        with serving(replacing, source=video, stream_mask=str(mask_path)) as client:
+            key = client.json("POST", "/api/frame")["id"]
+            client.json("POST", "/api/stream-mask/" + key, png(box_mask((160, 120), (100, 50, 30, 30))))
     assert cv2.imread(str(mask_path), 0)[60, 110] == 255
 
 
@@ -393,7 +402,7 @@ def test_a_bad_source_or_stream_mask_stops_the_start(inpainter, video, tmp_path)
     cv2.imwrite(str(mask_path), box_mask())
     with pytest.raises(InpaintError, match="cannot open video source"):
         EdgeServer(inpainter, "127.0.0.1", 0, source=str(tmp_path / "missing.mp4"))
-    with pytest.raises(InpaintError, match="mask is 320x240 but the source's frames are 160x120"):
+    with pytest.raises(InpaintError, match="mask is 320x240 but a frame of the source is 160x120"):
         EdgeServer(inpainter, "127.0.0.1", 0, source=video, stream_mask=str(mask_path))
 
 

@@ -1,16 +1,17 @@
 """Backends: onnxruntime (desktops) and pyACL (the board), one interface.
 
 Each backend module registers its class under its name
-(``base.register_backend``); everything that names backends (the config's
-check, the CLI's choices, the bench) reads this registry. "auto" is the
-first registered backend that is available: acl on the board, else
-onnxruntime. The runtimes themselves are imported when a backend opens, so
-the board never needs onnxruntime and desktops never need ``acl``.
+(``base.register_backend``); everything that names backends (the CLI's
+choices, the Inpainter, the bench) reads this registry, and it alone checks
+a backend's name (``resolve_backend``). "auto" is the first registered
+backend that is available: acl on the board, else onnxruntime. The
+runtimes themselves are imported when a backend opens, so the board never
+needs onnxruntime and desktops never need ``acl``. Backends take their
+settings as arguments: nothing here imports edge_app.config.
 """
 import os
 from typing import Tuple, Type
 
-from ..config import AppConfig
 from ..errors import InpaintError
 from . import acl, onnxrt  # noqa: F401  (registers them, acl first: "auto" prefers the board)
 from .base import REGISTRY, Backend
@@ -42,13 +43,6 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def default_model(backend: str, config: AppConfig = AppConfig()) -> str:
-    """The bundled model of a backend (hifill.om for acl, hifill.onnx for onnxruntime)."""
-    return backend_class(backend).default_model(config)
-
-
-def open_backend(name: str = AUTO, model=None, config: AppConfig = AppConfig()) -> Backend:
-    """Open a backend by name with a model path (default: the bundled one)."""
-    cls = backend_class(name)
-    path = os.fspath(model) if model is not None else cls.default_model(config)
-    return cls.open(path, config)
+def open_backend(name: str, model_path, device_id: int = 0, cra_matmul_model: str = "") -> Backend:
+    """Open a backend by name on a model file (see Backend.open)."""
+    return backend_class(name).open(os.fspath(model_path), device_id, cra_matmul_model)

@@ -5,7 +5,6 @@ from typing import Optional
 import numpy as np
 
 from .. import interface
-from ..config import AppConfig
 from ..errors import ModelError
 from .acllite import AclLiteModel, AclLiteResource, import_acl
 from .base import Backend, Outputs, check_inputs, register_backend, require_file
@@ -62,6 +61,7 @@ class AclBackend(Backend):
     optionally with the CRA product on the AI core (``cra_matmul``)."""
 
     name = "acl"
+    model_option = "om_model"
     #: ATC's default (force_fp16): an assumption, an .om does not say.
     default_precision = "fp16"
 
@@ -71,12 +71,8 @@ class AclBackend(Backend):
         return importlib.util.find_spec("acl") is not None
 
     @classmethod
-    def default_model(cls, config: AppConfig) -> str:
-        return config.om_model
-
-    @classmethod
-    def open(cls, model_path: str, config: AppConfig) -> "AclBackend":
-        return cls(model_path, config.device_id, config.cra_matmul_model)
+    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "") -> "AclBackend":
+        return cls(model_path, device_id, cra_matmul_model)
 
     def __init__(self, model_path: str, device_id: int = 0, cra_matmul: str = ""):
         super().__init__()

@@ -5,7 +5,8 @@ opens it, records the seconds of its last run per stage (``timings``, in
 the stages of edge_app.timings: "h2d", "inference", "d2h" where it can tell
 them apart) and says what it runs on (``accelerator``, ``precision``,
 ``providers``). Backend classes register under their ``name``
-(``register_backend``); edge_app.backends opens them by that name.
+(``register_backend``); edge_app.backends opens them by that name. They take
+their settings as arguments (``open``).
 """
 import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Type
@@ -13,7 +14,6 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Type
 import numpy as np
 
 from .. import interface
-from ..config import AppConfig
 from ..errors import ModelError
 from ..timings import Timings
 
@@ -69,6 +69,8 @@ class Backend:
     """
 
     name = "backend"
+    #: The AppConfig field holding the model this kind of backend runs by default.
+    model_option = ""
     model_path = ""
     #: The precision of a model that does not say (its "precision" metadata).
     default_precision = "fp32"
@@ -86,13 +88,10 @@ class Backend:
         return True
 
     @classmethod
-    def default_model(cls, config: AppConfig) -> str:
-        """The bundled model this backend runs."""
-        raise NotImplementedError
-
-    @classmethod
-    def open(cls, model_path: str, config: AppConfig) -> "Backend":
-        """The backend on ``model_path`` with the settings of ``config``."""
+    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "") -> "Backend":
+        """The backend on ``model_path``. ``device_id`` (the NPU) and
+        ``cra_matmul_model`` (a CRA product model, see AclBackend) are for
+        the backends that have them; the others ignore them."""
         raise NotImplementedError
 
     def accelerator(self) -> Optional[str]:

@@ -5,7 +5,6 @@ from typing import List, Optional
 import numpy as np
 
 from .. import interface
-from ..config import AppConfig
 from ..errors import InpaintError, ModelError
 from .base import Backend, Outputs, check_inputs, check_interface, register_backend, require_file
 
@@ -22,13 +21,10 @@ class OnnxRuntimeBackend(Backend):
     """An ONNX model of the interface in edge_app/interface.py, run by onnxruntime."""
 
     name = "onnxruntime"
+    model_option = "onnx_model"
 
     @classmethod
-    def default_model(cls, config: AppConfig) -> str:
-        return config.onnx_model
-
-    @classmethod
-    def open(cls, model_path: str, config: AppConfig) -> "OnnxRuntimeBackend":
+    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "") -> "OnnxRuntimeBackend":
         return cls(model_path)
 
     def __init__(self, model_path: str, providers: Optional[List[str]] = None, threads: int = 0):

@@ -6,10 +6,9 @@ import sys
 from typing import Optional, Sequence
 
 from ..atomic import atomic_path
-from ..backends import backend_choices
 from ..backends.base import PRECISIONS
-from ..config import MASK_CONVENTIONS
 from ..errors import InpaintError
+from ..options import add_options, parse
 from .ais_bench import read_ais_bench
 from .frames import DEFAULT_SIZES, parse_sizes
 
@@ -18,9 +17,6 @@ DESCRIPTION = ("Time every stage of the inpainting pipeline (decode ... encode) 
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="model file (default: the bundled model of the backend)")
-    p.add_argument("--backend", choices=backend_choices(), default="auto",
-                   help="auto (acl when pyACL is importable), onnxruntime (CUDA when available) or acl")
     p.add_argument("--sizes", help="comma-separated WxH frame sizes (default {}; with --image: its own size)".format(
         DEFAULT_SIZES))
     p.add_argument("--runs", type=int, default=5, help="timed runs per size (default %(default)s)")
@@ -28,16 +24,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stream-frames", type=int, default=0,
                    help="frames of the stream measurement (default: --runs)")
     p.add_argument("--image", help="photo to use instead of a generated frame (needs --mask)")
-    p.add_argument("--mask", help="its mask file")
-    p.add_argument("--mask-convention", choices=MASK_CONVENTIONS, default="white-hole",
-                   help="how --mask is read (default %(default)s)")
+    p.add_argument("--mask", help="its mask file (read with --mask-convention)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="record this precision instead of reading it from the model")
     p.add_argument("--ais-bench", metavar="PATH",
                    help="also put the model-only figures of an ais_bench run of the same .om in the report: its "
                         "*_summary.json (written with --output), that --output folder, or its saved printed summary")
     p.add_argument("--out", required=True, help="JSON report to write (docs/bench_schema.md)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_options(p, "bench")  # the model options of inpaint
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -56,7 +50,7 @@ def _check_options(options: argparse.Namespace) -> None:
         raise ValueError("--image and --mask go together")
     if options.sizes:
         parse_sizes(options.sizes)
-    if os.path.exists(options.out) and not options.overwrite:
+    if os.path.exists(options.out) and not options.config.overwrite:
         raise ValueError("{} exists: pass --overwrite to replace it".format(options.out))
     parent = os.path.dirname(os.path.abspath(options.out))
     if not os.path.isdir(parent):
@@ -90,4 +84,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m edge_app.bench``: parse ``argv`` and run; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m edge_app.bench", description=DESCRIPTION)
     _add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run(parse(parser, argv))

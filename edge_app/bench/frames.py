@@ -6,7 +6,8 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
-from ..masks import hole_from_file_array
+from ..config import AppConfig
+from ..masks import hole_from_file_array, hole_to_file_array
 
 DEFAULT_SIZES = "1920x1080,3840x2160,7680x4320"
 #: Hole fraction of the generated obstruction mask.
@@ -79,13 +80,15 @@ def obstruction_mask(width: int, height: int, fraction: float = TARGET_HOLE_FRAC
 
 
 class Frame:
-    """One test frame as the pipeline receives it: encoded bytes in memory."""
+    """One test frame as the pipeline receives it: encoded bytes in memory
+    (the JPEG at the config's quality, the mask PNG in its convention)."""
 
-    def __init__(self, image: np.ndarray, hole: np.ndarray, jpeg_quality: int):
+    def __init__(self, image: np.ndarray, hole: np.ndarray, config: AppConfig):
+        self.config = config
         self.width, self.height = image.shape[1], image.shape[0]
         self.hole_fraction = float(np.count_nonzero(hole)) / hole.size
-        ok1, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
-        ok2, png = cv2.imencode(".png", (hole != 0).astype(np.uint8) * 255)
+        ok1, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
+        ok2, png = cv2.imencode(".png", hole_to_file_array(hole, config))
         if not (ok1 and ok2):
             raise RuntimeError("OpenCV cannot encode the test frame")
         self.jpeg, self.png = jpeg, png
@@ -97,18 +100,18 @@ class Frame:
     def decode(self) -> Tuple[np.ndarray, np.ndarray]:
         """(image, hole) as the app reads them from files: cv2.imdecode, mask to hole map."""
         image = cv2.imdecode(self.jpeg, cv2.IMREAD_COLOR)
-        hole = hole_from_file_array(cv2.imdecode(self.png, cv2.IMREAD_UNCHANGED), "white-hole")
+        hole = hole_from_file_array(cv2.imdecode(self.png, cv2.IMREAD_UNCHANGED), self.config)
         return image, hole
 
 
 def make_frame(size: Optional[Tuple[int, int]], image: Optional[np.ndarray], hole: Optional[np.ndarray],
-               jpeg_quality: int) -> Frame:
+               config: AppConfig) -> Frame:
     """The given image/hole resized to ``size`` (native when None), or a generated frame."""
     if image is None:
         width, height = size
-        return Frame(synthetic_frame(width, height), obstruction_mask(width, height), jpeg_quality)
+        return Frame(synthetic_frame(width, height), obstruction_mask(width, height), config)
     if size is not None and size != (image.shape[1], image.shape[0]):
         shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
         hole = cv2.resize(hole, size, interpolation=cv2.INTER_NEAREST)
-    return Frame(image, hole, jpeg_quality)
+    return Frame(image, hole, config)

@@ -16,7 +16,7 @@ from .frames import Frame
 #: What some stages hold, written into their timing's "note".
 STAGE_NOTES = {
     "decode": "cv2.imdecode of the JPEG frame and the PNG mask from memory, mask to hole map",
-    "preprocess": "mask checks, ROI and 512 mask (Inpainter.prepare), then the 512 image tensor",
+    "preprocess": "mask checks, ROI and 512 masks (Inpainter.for_mask), then the 512 image tensor",
     "cra": "CRA plan, upsampling, residual and aggregation, and the output frame copy",
     "encode": "cv2.imencode to JPEG in memory",
 }
@@ -32,17 +32,18 @@ def _encode(out: np.ndarray, jpeg_quality: int) -> np.ndarray:
 def time_frame(inpainter, frame: Frame) -> Tuple[Timings, float]:
     """One frame through the app's stages: (seconds per stage, end-to-end seconds).
 
-    The stages are the Inpainter's own (prepare / infer / finish, with the
-    per-stage seconds it and its backend record); decode and encode are
-    cv2.imdecode / cv2.imencode from and to memory.
+    The stages are the Inpainter's own (the mask's MaskFrames, then its
+    inpaint of the frame, with the per-stage seconds it and its backend
+    record); decode and encode are cv2.imdecode / cv2.imencode from and to
+    memory.
     """
     t0 = time.perf_counter()
     image, hole = frame.decode()
     t1 = time.perf_counter()
-    check_pair(image, hole)
-    prepared = inpainter.prepare(hole)
+    check_pair(image, hole, inpainter.config)
+    frames = inpainter.for_mask(hole)
     t2 = time.perf_counter()
-    out = inpainter.finish(image, prepared, inpainter.infer(image, prepared))
+    out = frames.inpaint(image)
     t3 = time.perf_counter()
     _encode(out, inpainter.config.jpeg_quality)
     t4 = time.perf_counter()

@@ -27,17 +27,18 @@ def model_precision(backend, override: Optional[str]) -> Tuple[str, str]:
 
 def run_bench(options: argparse.Namespace, log: Callable[[str], None] = print) -> Dict[str, object]:
     """Run the whole bench described by parsed CLI options; return the report."""
+    config = options.config
     image = hole = None
     if options.image:
         image = fileio.read_image(options.image)
-        hole = masks.read_hole(options.mask, options.mask_convention)
-        masks.check_pair(image, hole, options.mask_convention, mask_path=options.mask)
+        hole = masks.read_hole(options.mask, config)
+        masks.warn(masks.check_pair(image, hole, config, options.mask))
     if options.sizes:
         sizes = parse_sizes(options.sizes)  # type: List[Optional[Tuple[int, int]]]
     else:
         sizes = [None] if image is not None else parse_sizes(DEFAULT_SIZES)
 
-    with Inpainter(model=options.model, backend=options.backend) as inpainter:
+    with Inpainter.from_config(config, options.model) as inpainter:
         backend = inpainter.backend
         precision, precision_source = model_precision(backend, options.precision)
         report = {
@@ -46,12 +47,12 @@ def run_bench(options: argparse.Namespace, log: Callable[[str], None] = print) -
             "run": {"backend": backend.name, "provider": backend.providers[0] if backend.providers else None,
                     "model": backend.model_path, "precision": precision, "precision_source": precision_source,
                     "runs": options.runs, "warmup": options.warmup, "image": options.image, "mask": options.mask,
-                    "stage_source": "edge_app.Inpainter prepare / infer / finish and its per-stage timings; "
-                                    "cv2.imdecode / cv2.imencode in memory"},
+                    "stage_source": "edge_app.Inpainter's one path for a frame (MaskFrames infer / finish) and "
+                                    "its per-stage timings; cv2.imdecode / cv2.imencode in memory"},
             "results": [],
         }
         for size in sizes:
-            frame = make_frame(size, image, hole, inpainter.config.jpeg_quality)
+            frame = make_frame(size, image, hole, config)
             log("bench {} ({} backend, {} runs after {} warm-up) ...".format(
                 frame.size, backend.name, options.runs, options.warmup))
             result = bench_size(inpainter, frame, options.runs, options.warmup,

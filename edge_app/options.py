@@ -1,0 +1,181 @@
+"""The command line's settings: one table from AppConfig fields to flags.
+
+Every field of edge_app.config.AppConfig that a user may set has one flag
+here (its dest is the field's name, its default the field's), with the
+commands that use it; ``add_options`` gives a command exactly its flags
+and ``parse`` turns them into the AppConfig, validated once by
+``AppConfig.check`` (a value out of range is a usage error naming the
+flag, exit status 2). The model paths (``onnx_model``, ``om_model``) are
+set by ``--model`` for the backend that runs.
+"""
+import argparse
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from .backends import backend_choices
+from .config import MASK_CONVENTIONS, ROI_MODES, AppConfig
+from .errors import ConfigError
+
+COMMANDS = ("inpaint", "stream", "serve", "bench")
+_ALL = COMMANDS
+_STREAMING = ("stream", "bench")  # bench measures the stream loop too
+
+
+class Flag(NamedTuple):
+    """One AppConfig field on the command line."""
+
+    field: str
+    #: its help, or one per command (``{command: help}``)
+    help: Union[str, Dict[str, str]]
+    commands: Tuple[str, ...]
+    group: str
+    flag: str = ""  # default: --field-name
+    metavar: Optional[str] = None
+    #: the values it takes, or a function giving them when the parser is built
+    choices: Union[None, Sequence[str], Callable[[], Sequence[str]]] = None
+
+    @property
+    def name(self) -> str:
+        return self.flag or "--" + self.field.replace("_", "-")
+
+    def help_for(self, command: str) -> str:
+        return self.help if isinstance(self.help, str) else self.help[command]
+
+
+TABLE = (
+    Flag("backend", "auto: acl when pyACL is importable (the board), else onnxruntime (default: %(default)s)",
+         _ALL, "model", choices=backend_choices),
+    Flag("device_id", "acl backend: the NPU to run on (default: %(default)s)", _ALL, "model", metavar="N"),
+    Flag("cra_matmul_model", "acl backend: run the CRA product on the AI core with this cra_matmul .om (made by "
+                             "`python -m convert cra-matmul --size WxH`) for frames or ROI crops of that size; "
+                             "worth it when the attention is flat", _ALL, "model", flag="--cra-matmul", metavar="OM"),
+    Flag("mask_convention", "white-hole: white pixels are the hole (default); keep-white: white is kept and black "
+                            "is the hole, as in Huawei's Ascend sample. A mask with transparency is read from its "
+                            "alpha channel (transparent = hole) in both cases", _ALL, "masks",
+         choices=MASK_CONVENTIONS),
+    Flag("mask_threshold", "grey level above which a mask pixel is white (JPEG masks are not binary; default: "
+                           "%(default)s)", _ALL, "masks", metavar="0..254"),
+    Flag("alpha_threshold", "in a mask with transparency, alpha at or below this is hole (default: %(default)s)",
+         _ALL, "masks", metavar="0..254"),
+    Flag("inverted_mask_fraction", "a hole above this fraction of the image gets a note that the mask may be "
+                                   "inverted (default: %(default)s)", _ALL, "masks", metavar="F"),
+    Flag("roi", "crop around the hole before inference: auto (when the crop is at most --roi-auto-max-area of the "
+                "frame), on, off (default: %(default)s)", _ALL, "processing", choices=ROI_MODES),
+    Flag("roi_growth", "the crop's side is this many times the hole's longer side (default: %(default)s)",
+         _ALL, "processing", metavar="X"),
+    Flag("roi_min_side", "... and at least this many pixels (default: %(default)s)", _ALL, "processing",
+         metavar="PX"),
+    Flag("roi_auto_max_area", "--roi auto crops when the crop covers at most this fraction of the frame "
+                              "(default: %(default)s)", _ALL, "processing", metavar="F"),
+    Flag("min_known", "a pixel of the network's 512 x 512 view is known when at least this fraction of its area "
+                      "is (1: any hole pixel makes it a hole; default: %(default)s)", _ALL, "processing",
+         metavar="F"),
+    Flag("cra", "plain bilinear upsampling of the 512 result in the hole (ablation: no borrowed detail)",
+         _ALL, "processing", flag="--no-cra"),
+    Flag("soft_floor", "blend weights at or below this count as 0: those pixels come back bit-identical "
+                       "(default: %(default).6f)", _ALL, "processing", metavar="W"),
+    Flag("blend_feather", "width in pixels of the soft edge around the hole where the fill fades into the "
+                          "original (0: a hard edge; default: %(default)s)", _ALL, "processing", flag="--feather",
+         metavar="PX"),
+    Flag("attention_prune_mass", "in each attention row the smallest weights summing to at most this are dropped "
+                                 "(error <= 255 x this grey levels; default: %(default).6f)", _ALL, "processing",
+         metavar="M"),
+    Flag("cra_chunk_cells", "active cells per CRA matrix product (bounds the memory; default: %(default)s)",
+         _ALL, "processing", metavar="N"),
+    Flag("cra_threads", "worker threads of the CRA step (0: by frame size, at most 4; default: %(default)s)",
+         _ALL, "processing", metavar="N"),
+    Flag("thin_width", "parts of the hole narrower than PX pixels of the network's 512 x 512 view (cables, wires) "
+                       "are filled at full resolution by OpenCV's Navier-Stokes inpainting, which continues edges "
+                       "across them (0: off; default: %(default)s)", _ALL, "processing", metavar="PX"),
+    Flag("thin_tile", "side of the tiles that fill runs on (default: %(default)s)", _ALL, "processing",
+         metavar="PX"),
+    Flag("thin_margin", "context around each tile (default: %(default)s)", _ALL, "processing", metavar="PX"),
+    Flag("thin_radius", "neighbourhood radius of that fill (default: %(default)s)", _ALL, "processing",
+         metavar="PX"),
+    Flag("jpeg_quality", {"inpaint": "quality of a JPEG output (default: %(default)s)",
+                          "bench": "quality of the JPEG frames and results (default: %(default)s)"},
+         ("inpaint", "bench"), "output", metavar="Q"),
+    Flag("overwrite", {"inpaint": "replace an existing output file",
+                       "stream": "replace an existing output video",
+                       "serve": "let \"use this mask for the stream\" replace a --mask file that existed before "
+                                "the server started",
+                       "bench": "replace --out if it exists"}, _ALL, "output"),
+    Flag("stream_queue", "frames in flight between the inference thread and the host work (default: "
+                         "%(default)s)", _STREAMING, "stream", metavar="N"),
+    Flag("stream_max_failures", "consecutive unreadable frames after which a live source counts as ended "
+                                "(default: %(default)s)", _STREAMING, "stream", metavar="N"),
+    Flag("stream_default_fps", "frame rate of a source that reports none (default: %(default)s)",
+         ("stream", "serve", "bench"), "stream", metavar="FPS"),
+    Flag("stream_fourcc", "FourCC of the written video (default: %(default)s)", _STREAMING, "stream",
+         metavar="CODE"),
+    Flag("serve_max_upload", "largest upload in bytes (default: %(default)s)", ("serve",), "page",
+         metavar="BYTES"),
+    Flag("serve_max_pixels", "largest photo or mask in pixels (default: %(default)s, 8K UHD)", ("serve",), "page",
+         metavar="N"),
+    Flag("serve_wait", "seconds a request waits for the model before it gets 503 busy (default: %(default)s)",
+         ("serve",), "page", metavar="S"),
+    Flag("serve_keep", "photos and results kept in memory (default: %(default)s)", ("serve",), "page", metavar="N"),
+    Flag("serve_preview_side", "longest side of the live preview's frames (default: %(default)s)", ("serve",),
+         "page", metavar="PX"),
+    Flag("serve_preview_quality", "JPEG quality of the live preview (default: %(default)s)", ("serve",), "page",
+         metavar="Q"),
+    Flag("serve_preview_idle", "the preview stops this many seconds after a page last asked for it (default: "
+                               "%(default)s)", ("serve",), "page", metavar="S"),
+    Flag("serve_socket_timeout", "seconds without a byte from a browser before its connection is dropped "
+                                 "(default: %(default)s)", ("serve",), "page", metavar="S"),
+)
+BY_FIELD = {f.field: f for f in TABLE}
+#: Fields set otherwise: the model paths by --model.
+NOT_FLAGS = ("onnx_model", "om_model")
+
+_GROUPS = {"model": "model", "masks": "masks", "processing": "processing", "output": "output",
+           "stream": "stream", "page": "web page"}
+_TIMINGS = {"inpaint": "print the seconds spent in each stage",
+            "stream": "print the seconds per frame spent in each stage",
+            "serve": "log each inpaint request's stage timings to stderr"}
+
+
+def add_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """The flags ``command`` uses (the table's, ``--model``, and ``--timings``
+    where it prints them), in groups; ``parse`` reads them."""
+    defaults = AppConfig()
+    groups = {}  # type: Dict[str, argparse._ArgumentGroup]
+
+    def group(name: str) -> argparse._ArgumentGroup:
+        if name not in groups:
+            groups[name] = parser.add_argument_group(_GROUPS[name])
+        return groups[name]
+
+    group("model").add_argument("--model", metavar="PATH",
+                                help="model file (default: edge_app/models/hifill.onnx, or hifill.om for the acl "
+                                     "backend)")
+    for flag in TABLE:
+        if command not in flag.commands:
+            continue
+        default = getattr(defaults, flag.field)
+        if isinstance(default, bool):  # a switch away from the default
+            group(flag.group).add_argument(flag.name, dest=flag.field, default=default, help=flag.help_for(command),
+                                           action="store_false" if default else "store_true")
+        else:
+            choices = flag.choices() if callable(flag.choices) else flag.choices
+            group(flag.group).add_argument(flag.name, dest=flag.field, type=type(default), default=default,
+                                           metavar=flag.metavar, choices=choices, help=flag.help_for(command))
+    if command in _TIMINGS:
+        group("output").add_argument("--timings", action="store_true", help=_TIMINGS[command])
+    parser.set_defaults(parser=parser)
+
+
+def config_from_args(args: argparse.Namespace) -> AppConfig:
+    """The AppConfig of the parsed flags (ConfigError for a value out of range)."""
+    given = {f.field: getattr(args, f.field) for f in TABLE if hasattr(args, f.field)}
+    return AppConfig().with_options(**given)
+
+
+def parse(parser: argparse.ArgumentParser, argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``argv``; ``args.config`` is the AppConfig of its flags. A value
+    out of range ends like any usage error: the command's usage, exit 2."""
+    args = parser.parse_args(argv)
+    try:
+        args.config = config_from_args(args)
+    except ConfigError as exc:
+        getattr(args, "parser", parser).error("argument {}: {}".format(BY_FIELD[exc.field].name, exc.problem))
+    return args
