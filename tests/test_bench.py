@@ -38,12 +38,15 @@ def cpu_report(fake_onnx, tmp_path_factory):
 
 def test_cpu_report_follows_schema(cpu_report, fake_onnx):
     assert bench.validate_report(cpu_report) == []
-    run, machine = cpu_report["run"], cpu_report["machine"]
-    assert run["backend"] == "onnxruntime" and run["provider"] == "CPUExecutionProvider"
+    run, host = cpu_report["run"], cpu_report["machine"]
+    providers = host["onnxruntime_providers"]
+    preferred = "CUDAExecutionProvider" if "CUDAExecutionProvider" in providers else "CPUExecutionProvider"
+    assert run["backend"] == "onnxruntime" and run["provider"] == preferred
     assert run["model"] == str(fake_onnx) and run["runs"] == 2 and run["warmup"] == 0
     assert (run["precision"], run["precision_source"]) == ("fp32", "default")
-    assert machine["cpu_count"] == os.cpu_count() and "CPUExecutionProvider" in machine["onnxruntime_providers"]
-    assert machine["accelerator"] is None  # no GPU, no NPU here
+    assert host["cpu_count"] == os.cpu_count() and "CPUExecutionProvider" in providers
+    # onnxruntime names no chip: the report has the machine's GPU, where nvidia-smi lists one, else none
+    assert host["accelerator"] == machine.nvidia_gpu()
     [result] = cpu_report["results"]
     assert (result["size"], result["width"], result["height"]) == (SMALL, 640, 360)
     assert 0.09 <= result["hole_fraction"] <= 0.2
@@ -136,6 +139,14 @@ def test_validator_rejects_broken_reports(cpu_report):
     assert any("results: empty" in p for p in _broken(cpu_report, lambda r: r.update(results=[])))
 
 
+def test_the_accelerator_is_the_backends_else_the_machines_gpu(monkeypatch):
+    monkeypatch.setattr(machine, "nvidia_gpu", lambda: "NVIDIA H100 80GB HBM3")
+    assert machine.machine_info(None)["accelerator"] == "NVIDIA H100 80GB HBM3"
+    assert machine.machine_info("Ascend310")["accelerator"] == "Ascend310"
+    monkeypatch.setattr(machine, "nvidia_gpu", lambda: None)
+    assert machine.machine_info(None)["accelerator"] is None
+
+
 def test_cpu_model_and_cann_version(tmp_path):
     assert machine.cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n") == "AMD EPYC 7B13"
     arm = "processor : 0\nCPU implementer : 0x41\nCPU part : 0xd05\nprocessor : 1\nCPU part : 0xd05\n"
@@ -199,6 +210,7 @@ def test_sequential_stream_when_opencv_cannot_write_video(fake_onnx, tmp_path, m
 
 def test_committed_reports_are_valid():
     reports = sorted((REPO / "benchmarks").glob("*.json"))
+    assert reports, "no report in benchmarks/"
     for path in reports:
         assert bench.validate_report(json.loads(path.read_text())) == [], path
 

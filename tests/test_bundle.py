@@ -105,10 +105,11 @@ def test_contents_and_checksums(built, inputs, tmp_path):
         names = tar.getnames()
         modes = {m.name: m.mode for m in tar.getmembers()}
     app = [n for n in names if n.startswith("edge_app/")]
-    assert "edge_app/pipeline.py" in app and "edge_app/interface.py" in app and "edge_app/bench/cli.py" in app
-    assert all(n.endswith(".py") for n in app if not n.startswith("edge_app/static/"))
-    assert "edge_app/static/index.html" in app  # the serve page travels too
-    assert not any("/tests/" in n or "__pycache__" in n or "/samples/" in n or "/models/" in n for n in app)
+    # every Python file of the package (its subpackages too) and the serve page, nothing else
+    expected = [p.relative_to(REPO).as_posix() for p in sorted((REPO / "edge_app").rglob("*.py"))
+                if "__pycache__" not in p.parts]
+    assert sorted(app) == sorted(expected + ["edge_app/static/index.html"])
+    assert "edge_app/serve/server.py" in app and "edge_app/cra/plan.py" in app
     assert sorted(set(names) - set(app)) == sorted([
         "SHA256SUMS", "board_check.sh", "interface.json", "model.om", "model.onnx", "requirements-board.txt",
         "run.sh", "sample.jpg", "sample_mask.png"])
@@ -130,7 +131,8 @@ def test_contents_and_checksums(built, inputs, tmp_path):
     description = json.loads((d / "interface.json").read_text())
     assert [t["name"] for t in description["inputs"]] == ["img", "mask"]
     assert description["outputs"][1] == {"name": "attention", "shape": [1, 32, 32, 1024], "dtype": "float32",
-                                         "layout": "NHWC", "meaning": description["outputs"][1]["meaning"]}
+                                         "layout": "NHWC", "meaning": interface.OUTPUTS["attention"][1]}
+    assert [t["meaning"] for t in description["inputs"]] == [m for _, m in interface.INPUTS.values()]
     assert description["atc_input_shape"] == "img:1,512,512,3;mask:1,512,512,1"
     assert description["files"] == {"om": "model.om", "onnx": "model.onnx"}
     assert description["onnx_metadata"]["source"] == "edge_fakes"

@@ -47,7 +47,9 @@ def test_load_photos_and_masks(photo_dir):
     assert [n for n, _ in photos] == ["astronaut.png", "coffee.png"]
     assert all(p.shape == (interface.MODEL_SIZE, interface.MODEL_SIZE, 3) and p.dtype == np.uint8 for _, p in photos)
     m0, m1 = make_mask(0), make_mask(1)
-    np.testing.assert_array_equal(m0, make_mask(0))  # deterministic
+    # the same masks on every run and machine (parity reports are compared across them): the hole
+    # pixel counts recorded when the masks were made, not a second call of this process
+    assert (int(m0.sum()), int(m1.sum())) == (62197, 56139)
     assert not np.array_equal(m0, m1)
     assert set(np.unique(m0)) == {0.0, 1.0} and 0.05 < m0.mean() < 0.5
 
