@@ -220,3 +220,63 @@ def test_sources_are_python_37_and_board_safe():
             for name in names:
                 assert name.split(".")[0] not in ("torch", "onnx", "onnxsim", "training", "convert"), \
                     "{} imports {}".format(path, name)
+
+
+def _edge_app_imports():
+    """{module: the edge_app modules it imports}, from every import statement of
+    its source (module level or inside a function alike)."""
+    files = {}
+    for path in sorted((ROOT / "edge_app").rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        files[".".join(parts)] = path
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name in files)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                for alias in node.names:
+                    target = base + "." + alias.name
+                    found.add(target if target in files else base)
+        graph[name] = {m for m in found if m in files and m != name}
+    return graph
+
+
+def test_no_import_circle_in_edge_app():
+    """No chain of imports in edge_app leads back to where it started (a
+    package's __init__ and its own modules aside: importing a submodule runs
+    its package first by Python's rules, not by an import of ours)."""
+    graph = _edge_app_imports()
+
+    def inside(a, b):  # b is a package holding a
+        return a.startswith(b + ".")
+
+    def visit(node, path):
+        for nxt in sorted(graph[node]):
+            if nxt in path:
+                cycle = path[path.index(nxt):] + [nxt]
+                if not all(inside(x, y) or inside(y, x) for x, y in zip(cycle, cycle[1:])):
+                    raise AssertionError("import circle: " + " -> ".join(cycle))
+            elif nxt not in done:
+                visit(nxt, path + [nxt])
+        done.add(node)
+
+    done = set()
+    for start in sorted(graph):
+        visit(start, [start])
+    # and the settings stay a leaf: the backends, the trainer and the exporter import them
+    assert graph["edge_app.config"] <= {"edge_app.errors"}
+
+
+def test_no_module_of_edge_app_is_above_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / "edge_app").rglob("*.py")
+            for n in [len(p.read_text().splitlines())] if n > 400}
+    assert long == {}

@@ -167,6 +167,37 @@ def test_a_mask_file_is_read_by_the_convention(inpainter):
     assert "mask is 100x80 but the image is 320x240" in small["error"]
 
 
+def _deep_photo(kind):
+    """A photo the page once flattened to 8-bit BGR: 16-bit, with alpha, or grey."""
+    image = photo()
+    if kind == "16-bit":
+        return image.astype(np.uint16) * 257 + np.random.default_rng(1).integers(0, 200, image.shape).astype(np.uint16)
+    if kind == "alpha":
+        alpha = np.tile(np.linspace(0, 255, SIZE[0]).astype(np.uint8), (SIZE[1], 1))
+        return np.dstack([image, alpha])
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+@pytest.mark.parametrize("kind", ["16-bit", "alpha", "grey"])
+def test_a_photos_depth_alpha_and_grey_are_kept_as_the_cli_keeps_them(inpainter, model, tmp_path, capsys, kind):
+    deep = _deep_photo(kind)
+    mask = box_mask()
+    cv2.imwrite(str(tmp_path / "photo.png"), deep)
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    with serving(inpainter) as client:
+        key = client.upload(deep)
+        shown = decode(client.request("GET", "/api/image/" + key)[2])
+        reply = client.json("POST", "/api/inpaint/" + key, png(mask))
+        result = decode(client.request("GET", "/api/result/" + reply["result"])[2])
+    assert shown.dtype == deep.dtype and np.array_equal(shown, deep)  # as uploaded
+    assert main(["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"),
+                 "--model", model, "--backend", "onnxruntime"]) == 0
+    capsys.readouterr()
+    from_cli = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert result.dtype == deep.dtype and result.shape == deep.shape
+    assert np.array_equal(result, from_cli) and not np.array_equal(result, deep)
+
+
 def test_bad_input_gets_a_4xx_and_a_message_and_the_server_goes_on(inpainter):
     image, mask = photo(), box_mask()
     good = png(image)
@@ -378,6 +409,26 @@ def test_source_frame_stream_mask_and_live_preview(inpainter, video, tmp_path):
     assert np.array_equal(masks.read_hole(str(mask_path)), hole > 0)  # as `stream --mask` reads it
     assert np.array_equal(decode(current), hole)
     assert raw.shape == preview.shape == (120, 160, 3) and fps > 0
+
+
+def test_masks_travel_and_are_saved_in_the_configured_convention(model, video, tmp_path):
+    """keep-white: the masks the server reads and sends, and the stream's mask
+    file (as `stream --mask-convention keep-white` reads it), are white = kept."""
+    mask_path = tmp_path / "fence.png"
+    hole = box_mask((160, 120), (60, 30, 30, 40)) > 0
+    keep_white = (~hole).astype(np.uint8) * 255
+    with Inpainter(model=model, backend="onnxruntime", mask_convention="keep-white") as inpainter:
+        with serving(inpainter, source=video, stream_mask=str(mask_path)) as client:
+            info = client.json("GET", "/api/info")
+            key = client.json("POST", "/api/frame")["id"]
+            echoed = decode(client.post("/api/mask/" + key, png(keep_white))[2])
+            saved = client.json("POST", "/api/stream-mask/" + key, png(keep_white))
+            sent = decode(client.request("GET", "/api/stream-mask")[2])
+            reply = client.json("POST", "/api/inpaint/" + key, png(keep_white))
+    assert info["mask_convention"] == "keep-white" and "--mask-convention keep-white" in saved["command"]
+    assert np.array_equal(echoed, keep_white) and np.array_equal(sent, keep_white)
+    assert np.array_equal(masks.read_hole(str(mask_path), inpainter.config), hole)
+    assert reply["hole"] == pytest.approx(hole.mean()) and reply["notes"] == []
 
 
 def test_a_stream_mask_from_before_is_loaded_and_kept_without_overwrite(inpainter, model, video, tmp_path):
