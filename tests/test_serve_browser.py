@@ -185,14 +185,15 @@ def fetch_png(url):
 
 
 @pytest.mark.slow
-def test_paint_and_inpaint_in_chromium(tmp_path):
+@pytest.mark.parametrize("convention", ["white-hole", "keep-white"])  # the page's masks follow the server's
+def test_paint_and_inpaint_in_chromium(tmp_path, convention):
     binary = find_chromium()
     if binary is None:
         pytest.skip("no Chromium: `apt-get install chromium` (.ci/run does) to run the page in a browser")
     image = cv2.resize(cv2.imread(str(PHOTO)), SIZE, interpolation=cv2.INTER_AREA)
     photo = tmp_path / "photo.png"
     cv2.imwrite(str(photo), image)
-    with Inpainter(backend="onnxruntime") as inpainter, serving(inpainter) as server:
+    with Inpainter(backend="onnxruntime", mask_convention=convention) as inpainter, serving(inpainter) as server:
         browser = Chromium(binary, tmp_path / "profile")
         try:
             browser.send("Page.enable", session=True)
@@ -242,7 +243,7 @@ def test_paint_and_inpaint_in_chromium(tmp_path):
     if os.environ.get("EDGE_APP_SCREENSHOT"):
         Path(os.environ["EDGE_APP_SCREENSHOT"]).write_bytes(shot)
     assert result.shape == image.shape and mask.shape == SIZE[::-1]
-    hole = mask > 127
+    hole = (mask > 127) if convention == "white-hole" else (mask <= 127)
     assert all(hole[y, x] for x, y in STROKE) and not any(hole[y, x] for x, y in UNDONE)  # the stroke ...
     length = sum(np.hypot(x1 - x0, y1 - y0) for (x0, y0), (x1, y1) in zip(STROKE, STROKE[1:]))
     brush = BRUSH / scale  # in photo pixels
