@@ -1,8 +1,8 @@
 """Every setting of the app in one dataclass (thresholds, ROI, CRA, stream).
 
-The CLI (every field has a flag: edge_app.options) and
-``Inpainter(**options)`` override fields by name, and ``check`` validates
-them all in one place. What other modules keep as constants are not
+The CLI (a flag for every field, the model paths through --model:
+edge_app.options) and ``Inpainter(**options)`` override fields by name, and
+``check`` validates them all in one place. What other modules keep as constants are not
 settings: the model's interface (edge_app.interface), formats and protocol
 details, and the CRA step's block sizes and path thresholds, chosen by
 measured speed (cra.plan.BAND_ROWS, cra.terms.DENSE_FRACTION,
