@@ -115,7 +115,7 @@ def test_attention_pass_equals_the_full_forwards_attention():
 def test_legacy_configs_get_the_values_their_runs_had():
     cfg = stored_config({"model": {"base_width": 32}, "loss": {"l1_weight": 1.2}})
     for (section, key), value in LEGACY_VALUES.items():
-        assert getattr(getattr(cfg, section), key) == value
+        assert getattr(getattr(cfg, section) if section else cfg, key) == value
     assert TrainConfig().model.learned_scale and TrainConfig().loss.attention_weight > 0
 
 

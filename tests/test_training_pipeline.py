@@ -1,5 +1,6 @@
 """Data loading, the training loop (loss goes down, exact resume, Ctrl-C),
 run-directory safety, --init, and deterministic evaluation, on tiny images."""
+import dataclasses
 import json
 import logging
 import os
@@ -154,6 +155,8 @@ def test_batches_prepared_by_workers_are_the_same(images, tmp_path):
         for step in (0, 1, 2, 5, 1):
             (x, m), (x2, m2) = batches.batch(step), source.batch(step)
             assert torch.equal(x, x2) and torch.equal(m, m2)
+        (x, m), (x2, m2) = batches.batch(6, (0, 1)), source.batch(6, (0, 1))  # a step's two shards
+        assert x.shape[0] == 4 and torch.equal(x, x2) and torch.equal(m, m2)
     with pytest.raises(ValueError, match="workers"):
         PrefetchedBatches(source, 0)
     train(tiny_config(images, 3), str(tmp_path / "a"), progress=False)
@@ -199,7 +202,8 @@ def test_run_dir_is_never_overwritten(trained_run, images, tmp_path):
     with pytest.raises(RunDirError, match="no last.pt"):
         train(tiny_config(images, 3), str(tmp_path / "fresh"), resume=True, progress=False)
     assert (trained_run / "config.yaml").is_file()
-    assert load_config(str(trained_run / "config.yaml")) == tiny_config(images, 2)
+    stored = load_config(str(trained_run / "config.yaml"))
+    assert stored == dataclasses.replace(tiny_config(images, 2), shards=1)  # one shard: one process
 
 
 @pytest.mark.slow  # starts a training process

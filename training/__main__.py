@@ -23,12 +23,14 @@ def _train_parser(sub: Any) -> None:
         "train", help="train the generator on a folder of photos",
         description="Train the HiFill generator (WGAN-GP, spec section 5) on random crops of a "
                     "folder of photos. Writes RUN_DIR/{config.yaml,last.pt,losses.jsonl,samples/,tb/}. "
-                    "Ctrl-C saves RUN_DIR/last.pt and exits with status 130; --resume continues exactly.")
+                    "Ctrl-C saves RUN_DIR/last.pt and exits with status 130; --resume continues exactly. "
+                    "Data-parallel on several GPUs (or CPU processes): torchrun --nproc_per_node N -m "
+                    "training train ... (--batch is per process; rank 0 writes RUN_DIR).")
     p.add_argument("--data", help="folder of training photos (recursive; jpg/jpeg/png/webp/bmp)")
     p.add_argument("--out", required=True, help="run directory (refused if it has checkpoints, unless --resume)")
     p.add_argument("--config", help="YAML file overriding any TrainConfig field (nested sections)")
     p.add_argument("--size", type=int, help=f"training crop size, multiple of 32 (default {d.data.size}; 256 allowed)")
-    p.add_argument("--batch", type=int, help=f"batch size (default {d.batch_size})")
+    p.add_argument("--batch", type=int, help=f"batch size of each process (default {d.batch_size})")
     p.add_argument("--iters", type=int, help=f"train until this many generator steps (default {d.iters})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate of G and D (default {d.optim.lr:g})")
     p.add_argument("--d-steps", type=int, help=f"critic steps per generator step (default {d.optim.d_steps})")
@@ -45,7 +47,8 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--save-every", type=int, help=f"write RUN_DIR/last.pt every N steps (default {d.save_every})")
     p.add_argument("--val-data", help="folder of validation photos: metrics every val_every steps")
     p.add_argument("--seed", type=int, help=f"seed of weights, crops and masks (default {d.seed})")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--device", default="cpu",
+                   help="cpu or cuda (default cpu); under torchrun, cuda is each process's cuda:LOCAL_RANK")
     p.add_argument("--amp", action="store_true", default=None,
                    help="bf16 autocast on CUDA (a no-op with a warning on the CPU)")
     p.add_argument("--threads", type=int, help="torch.set_num_threads(N)")
@@ -135,6 +138,7 @@ def _resume_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from .distributed import joined
     from .train import RunDirError, train
 
     if args.resume:
@@ -144,8 +148,9 @@ def _run_train(args: argparse.Namespace) -> int:
         if not cfg.data.root:
             raise SystemExit("error: --data DIR is required (or data.root in --config)")
     try:
-        step = train(cfg, args.out, device=args.device, resume=args.resume, init=args.init,
-                     progress=not args.no_progress, workers=args.workers)
+        with joined(args.device) as (group, device):  # torchrun's processes, or this one alone
+            step = train(cfg, args.out, device=str(device), resume=args.resume, init=args.init,
+                         progress=not args.no_progress, workers=args.workers, group=group)
     except RunDirError as exc:
         raise SystemExit(f"error: {exc}")
     return 0 if step >= cfg.iters else 130

@@ -161,7 +161,14 @@ class TrainConfig:
     # and learned scale, on the attention term alone, through a pass that
     # skips the transfers and the decoder (about 4x cheaper per image).
     stage: str = "all"
+    # Samples per shard; a step's batch is ``shards`` shards of them.
     batch_size: int = 4
+    # Shards per step: one per process of a data-parallel run (torchrun,
+    # training/distributed.py), each drawn from the seed on its own; None:
+    # as many as processes. A run continues on that many processes, or on
+    # one that computes every shard and averages their gradients (the same
+    # steps, with the memory of a ``shards`` times larger batch).
+    shards: Optional[int] = None
     iters: int = 300000
     # Every batch is a function of (seed, step): exact resume, no loader state.
     seed: int = 0
@@ -217,11 +224,13 @@ def config_from_dict(cls: Any, data: Dict[str, Any], where: str = "") -> Any:
 #: Fields added after checkpoints were first written, with the value that
 #: reproduces what an older checkpoint's run did: a stored config without
 #: them gets these, not today's defaults (an old run resumes as it was).
-LEGACY_VALUES: Dict[Tuple[str, str], Any] = {
+#: Section None: a top-level field.
+LEGACY_VALUES: Dict[Tuple[Optional[str], str], Any] = {
     ("model", "prefill"): False,
     ("model", "learned_scale"): False,
     ("model", "attention_head"): False,
     ("loss", "attention_weight"): 0.0,
+    (None, "shards"): 1,
 }
 
 
@@ -229,7 +238,7 @@ def stored_config(data: Dict[str, Any]) -> "TrainConfig":
     """The TrainConfig of a checkpoint's stored ``config`` mapping (see LEGACY_VALUES)."""
     filled = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for (section, key), value in LEGACY_VALUES.items():
-        filled.setdefault(section, {}).setdefault(key, value)
+        (filled.setdefault(section, {}) if section else filled).setdefault(key, value)
     return config_from_dict(TrainConfig, filled)
 
 

@@ -1,8 +1,11 @@
 """Training batches from any folder of photos.
 
-A batch is a deterministic function of ``(seed, step)``: each step gets its
-own ``np.random.Generator``, so resuming at step N needs no loader state and
-reproduces exactly the batches of an uninterrupted run.
+A batch is a deterministic function of ``(seed, step, shard)``: each step
+and shard gets its own ``np.random.Generator``, so resuming at step N needs
+no loader state and reproduces exactly the batches of an uninterrupted run.
+A data-parallel run's step is ``TrainConfig.shards`` shards of
+``batch_size`` samples, process r computing shard r (training/distributed.py);
+shard 0 is the batch of a one-process run.
 
 Images are found recursively (jpg/jpeg/png/webp/bmp, any case), read with
 OpenCV (BGR), and cached decoded with the short side at most
@@ -22,7 +25,7 @@ from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -44,9 +47,19 @@ def list_images(root: str) -> List[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def step_rng(seed: int, step: int, stream: int) -> np.random.Generator:
-    """The generator of one (seed, step, stream); streams keep crops and masks apart."""
-    return np.random.default_rng(np.random.SeedSequence([seed, step, stream]))
+def step_rng(seed: int, step: int, stream: int, shard: int = 0) -> np.random.Generator:
+    """The generator of one (seed, step, stream, shard); streams keep crops and
+    masks apart. Shard 0 draws what one-process runs always drew (their
+    checkpoints resume unchanged); shard r > 0 has a stream of its own."""
+    entropy = [seed, step, stream] + ([shard] if shard else [])
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def joined(parts: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.ndarray, np.ndarray]:
+    """The (images, masks) arrays of several shards, one after the other along the batch."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 class PhotoFolder:
@@ -134,7 +147,8 @@ def to_tensors(images: np.ndarray, masks: np.ndarray) -> Tuple[torch.Tensor, tor
 
 
 class BatchSource:
-    """``source.batch(step)`` -> (images (B,3,S,S) in [-1,1] BGR, masks (B,1,S,S) hole=1)."""
+    """``source.batch(step)`` -> (images (B,3,S,S) in [-1,1] BGR, masks (B,1,S,S) hole=1);
+    ``source.batch(step, shards)`` those of several shards, one after the other."""
 
     def __init__(self, data: DataConfig, masks: MaskConfig, batch_size: int, seed: int,
                  root: Optional[str] = None) -> None:
@@ -148,11 +162,12 @@ class BatchSource:
         self.batch_size = batch_size
         self.seed = seed
 
-    def arrays(self, step: int) -> Tuple[np.ndarray, np.ndarray]:
-        """The batch of ``step`` as uint8 arrays: images (B, S, S, 3) BGR and
-        masks (B, S, S), hole = 1; the same every time for the same (seed, step)."""
-        rng = step_rng(self.seed, step, 0)
-        mask_rng = step_rng(self.seed, step, 1)
+    def arrays(self, step: int, shard: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+        """The batch of ``step`` (of one shard) as uint8 arrays: images (B, S, S, 3)
+        BGR and masks (B, S, S), hole = 1; the same every time for the same
+        (seed, step, shard)."""
+        rng = step_rng(self.seed, step, 0, shard)
+        mask_rng = step_rng(self.seed, step, 1, shard)
         images, masks = [], []
         for i in range(self.batch_size):
             idx = self.photos.first_usable(int(rng.integers(0, len(self.photos))))
@@ -165,9 +180,9 @@ class BatchSource:
             masks.append(mask)
         return np.stack(images), np.stack(masks).astype(np.uint8)
 
-    def batch(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The batch of ``step`` as tensors (see to_tensors)."""
-        return to_tensors(*self.arrays(step))
+    def batch(self, step: int, shards: Sequence[int] = (0,)) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The batch of ``step`` as tensors (see to_tensors): the ``shards``' one after the other."""
+        return to_tensors(*joined([self.arrays(step, shard) for shard in shards]))
 
 
 _WORKER_SOURCE: Optional[BatchSource] = None
@@ -204,9 +219,9 @@ def _stop_signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
-def _worker_arrays(step: int) -> Tuple[np.ndarray, np.ndarray]:
+def _worker_arrays(step: int, shard: int) -> Tuple[np.ndarray, np.ndarray]:
     assert _WORKER_SOURCE is not None
-    return _WORKER_SOURCE.arrays(step)
+    return _WORKER_SOURCE.arrays(step, shard)
 
 
 class PrefetchedBatches:
@@ -222,17 +237,18 @@ class PrefetchedBatches:
         self.ahead = ahead or 2 * workers
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=_start_worker, initargs=(source,))
-        self._pending: Dict[int, Future] = {}
+        self._pending: Dict[Tuple[int, int], Future] = {}
 
-    def batch(self, step: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The batch of ``step`` (the next ``ahead`` steps are queued)."""
-        for s in [s for s in self._pending if s < step]:  # steps already passed (a jump ahead)
-            self._pending.pop(s).cancel()
+    def batch(self, step: int, shards: Sequence[int] = (0,)) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The batch of ``step`` (of ``shards``, as BatchSource.batch); the
+        next ``ahead`` steps are queued."""
+        for key in [key for key in self._pending if key[0] < step]:  # steps already passed (a jump ahead)
+            self._pending.pop(key).cancel()
         with _stop_signals_blocked():  # submit spawns the workers
-            for s in range(step, step + self.ahead):
-                if s not in self._pending:
-                    self._pending[s] = self._pool.submit(_worker_arrays, s)
-        return to_tensors(*self._pending.pop(step).result())
+            for key in [(s, shard) for s in range(step, step + self.ahead) for shard in shards]:
+                if key not in self._pending:
+                    self._pending[key] = self._pool.submit(_worker_arrays, *key)
+        return to_tensors(*joined([self._pending.pop((step, shard)).result() for shard in shards]))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

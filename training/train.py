@@ -18,6 +18,9 @@ Run directory layout::
 
 A batch is a function of (seed, step) and every random draw of a step comes
 from per-step generators, so a resumed run reproduces the uninterrupted one.
+Under torchrun every process trains its shard of each step's batch through
+DistributedDataParallel and rank 0 alone writes the run directory
+(training/distributed.py).
 """
 from __future__ import annotations
 
@@ -31,17 +34,19 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import cv2
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, model_config_from, save_checkpoint, total_steps
 from .config import TrainConfig, config_to_yaml
 from .data import BatchSource, PrefetchedBatches, step_rng
 from .discriminator import Discriminator
+from .distributed import Group, StepTrace
 from .losses import attention_losses, critic_loss, generator_losses
 from .model import build_generator
 
@@ -80,12 +85,31 @@ def autocast_dtype(device: torch.device, amp: bool) -> Optional[torch.dtype]:
     return torch.bfloat16
 
 
-class Trainer:
-    """Generator, optional critic, their optimisers, and one training step."""
+class _AttentionPass(nn.Module):
+    """Stage "attention"'s pass of a generator as a module's forward (what DDP wraps)."""
 
-    def __init__(self, cfg: TrainConfig, device: torch.device) -> None:
+    def __init__(self, g: nn.Module) -> None:
+        super().__init__()
+        self.g = g
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.g.attention(x, mask)
+
+
+class Trainer:
+    """Generator, optional critic, their optimisers, and one training step.
+
+    ``g`` and ``d`` are the plain modules (checkpoints, validation); the
+    step runs them through ``g_step`` and ``d_step``, their DDP wrappers
+    under torchrun. The critic in the generator's loss is the plain one:
+    its weights do not move there, nothing of it is all-reduced."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device, group: Group = Group()) -> None:
+        cfg = dataclasses.replace(cfg, shards=cfg.shards or group.world_size)
         self.cfg = cfg
         self.device = device
+        self.group = group
+        self.shards = group.shards(cfg.shards)
         torch.manual_seed(cfg.seed)
         if cfg.stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {cfg.stage!r}")
@@ -106,6 +130,8 @@ class Trainer:
                                       betas=tuple(o.betas))
         self.opt_d = (torch.optim.Adam(self.d.parameters(), lr=o.lr_d or o.lr, betas=tuple(o.betas))
                       if self.d is not None else None)
+        self.g_step = group.wrap(_AttentionPass(self.g) if self.attention_only else self.g, device)
+        self.d_step = group.wrap(self.d, device) if self.d is not None else None
         self.amp_dtype = autocast_dtype(device, cfg.amp)
         self.step = 0
         self.last: Dict[str, torch.Tensor] = {}
@@ -115,38 +141,60 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def _gp_generator(self, step: int) -> torch.Generator:
-        seed = int(step_rng(self.cfg.seed, step, 2).integers(0, 2**62))
+    def _gp_generator(self, step: int, shard: int) -> torch.Generator:
+        seed = int(step_rng(self.cfg.seed, step, 2, shard).integers(0, 2**62))
         return torch.Generator().manual_seed(seed)
+
+    def _shard_mean(self, losses: Callable[..., Dict[str, torch.Tensor]],
+                    *tensors: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """``losses(i, *parts)`` of each of this process's shards (``tensors``
+        split along the batch), averaged: the mean of the shards' gradients,
+        as DDP's average over processes."""
+        k = len(self.shards)
+        if k == 1:
+            return losses(0, *tensors)
+        parts = [losses(i, *chunk) for i, chunk in enumerate(zip(*(t.chunk(k) for t in tensors)))]
+        return {key: sum(p[key] for p in parts) / k for key in parts[0]}
+
+    def _generator_losses(self, shard: int, x: torch.Tensor, coarse: torch.Tensor, refined: torch.Tensor,
+                          mask: torch.Tensor, attention: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return generator_losses(x, coarse, refined, mask, self.cfg.loss, self.d, attention,
+                                self.cfg.model.attention_cell)
 
     def _attention_step(self, x: torch.Tensor, mask: torch.Tensor) -> Dict[str, float]:
         """Stage "attention": the attention term alone, through the cheap attention pass."""
         self.opt_g.zero_grad(set_to_none=True)
+        cell, loss = self.cfg.model.attention_cell, self.cfg.loss
         with self._autocast():
-            attention = self.g.attention(x, mask)
-            terms = attention_losses(x, mask, attention, self.cfg.model.attention_cell, self.cfg.loss)
+            attention = self.g_step(x, mask)
+            terms = self._shard_mean(lambda i, xs, ms, att: attention_losses(xs, ms, att, cell, loss),
+                                     x, mask, attention)
         terms["total"] = self.cfg.loss.attention_weight * terms["att"]
         terms["total"].backward()
         self.opt_g.step()
         return {k: float(v.detach()) for k, v in terms.items()}
 
     def train_step(self, x: torch.Tensor, mask: torch.Tensor) -> Dict[str, float]:
-        """One G step (after ``d_steps`` critic steps) on a batch; returns losses."""
+        """One G step (after ``d_steps`` critic steps) on this process's batch
+        (its shards one after the other); returns the step's losses (the
+        mean over every shard of every process)."""
         x, mask = x.to(self.device), mask.to(self.device)
         if self.attention_only:
             logs = self._attention_step(x, mask)
             return self._finish_step(logs, x, mask, None, None)
         with self._autocast():
-            coarse, refined, attention = self.g(x, mask)
+            coarse, refined, attention = self.g_step(x, mask)
         logs: Dict[str, float] = {}
         if self.d is not None:
             fake = (refined * mask + x * (1.0 - mask)).detach()
-            gen = self._gp_generator(self.step)
+            gens = [self._gp_generator(self.step, shard) for shard in self.shards]
+            gp_weight = self.cfg.loss.gp_weight
             sums: Dict[str, float] = {}
             for _ in range(self.cfg.optim.d_steps):
                 self.opt_d.zero_grad(set_to_none=True)
                 with self._autocast():
-                    dl = critic_loss(self.d, x, fake, self.cfg.loss.gp_weight, gen)
+                    dl = self._shard_mean(lambda i, xs, fs: critic_loss(self.d_step, xs, fs, gp_weight, gens[i]),
+                                          x, fake)
                 dl["d"].backward()
                 self.opt_d.step()
                 for k, v in dl.items():
@@ -155,8 +203,7 @@ class Trainer:
             self.d.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
-            gl = generator_losses(x, coarse, refined, mask, self.cfg.loss, self.d, attention,
-                                  self.cfg.model.attention_cell)
+            gl = self._shard_mean(self._generator_losses, x, coarse, refined, mask, attention)
         gl["total"].backward()
         self.opt_g.step()
         if self.d is not None:
@@ -168,6 +215,7 @@ class Trainer:
                      coarse: Optional[torch.Tensor], refined: Optional[torch.Tensor]) -> Dict[str, float]:
         if self.cfg.model.learned_scale:
             logs["att_scale"] = float(self.g.refine.acm.scale().detach())
+        logs = self.group.mean(logs, self.device)
         if not np.isfinite(logs["total"]):
             raise FloatingPointError(f"non-finite generator loss at step {self.step + 1}: {logs}")
         self.last = {"x": x.detach(), "mask": mask.detach()}
@@ -284,7 +332,7 @@ def check_run_dir(run_dir: Path, resume: bool) -> None:
 
 
 def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = False,
-          init: Optional[str] = None, progress: bool = True, workers: int = 0) -> int:
+          init: Optional[str] = None, progress: bool = True, workers: int = 0, group: Group = Group()) -> int:
     """Train into ``run_dir``; returns the step reached.
 
     ``resume``: continue RUN_DIR/last.pt exactly (its stored config is used as
@@ -295,6 +343,8 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
     normally (the returned step is then below ``cfg.iters``); a second signal
     aborts at once without saving. ``workers`` > 0 prepares the batches ahead
     in that many processes (the same batches; for a GPU the CPU cannot feed).
+    ``group``: this process's place in a data-parallel run (see
+    training/distributed.py); every process calls this, rank 0 writes.
     """
     out = Path(run_dir)
     check_run_dir(out, resume)
@@ -311,10 +361,10 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
             cfg = dataclasses.replace(cfg, model=stored_model)
     source = BatchSource(cfg.data, cfg.mask, cfg.batch_size, cfg.seed)
     val_source = None
-    if cfg.val_data:
+    if cfg.val_data and group.is_main:
         val_source = BatchSource(cfg.data, cfg.mask, 1, cfg.seed + 1, root=cfg.val_data)
-    trainer = Trainer(cfg, dev)
-    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, dev, group)
+    cfg = trainer.cfg  # with its number of shards
     extra: Dict[str, Any] = {}
     if resume:
         state = load_checkpoint(out / LAST)
@@ -324,10 +374,14 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
         trainer.load_weights(init_state)
         extra = {"init_from": {"path": str(init), "step": int(init_state.get("step", 0)),
                                "total_steps": total_steps(init_state)}}
-    (out / "config.yaml").write_text(config_to_yaml(cfg))
+    if group.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(config_to_yaml(cfg))
+        log.info("%s", group.describe(cfg.batch_size, cfg.shards))
 
     saved = trainer.step
-    stop = _StopFlag()
+    stop, stopped = _StopFlag(), False
+    trace = StepTrace.from_env(group)
 
     def save() -> None:
         nonlocal saved
@@ -335,17 +389,25 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
         saved = trainer.step
 
     cv2.setNumThreads(max(1, torch.get_num_threads()))
-    bar = tqdm(total=cfg.iters, initial=trainer.step, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=cfg.iters, initial=trainer.step, disable=not (progress and group.is_main), dynamic_ncols=True)
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(stop.installed())
-            run_log = stack.enter_context(_RunLog(out, cfg, resume_step=trainer.step if resume else None))
+            if group.is_main:
+                run_log = stack.enter_context(_RunLog(out, cfg, resume_step=trainer.step if resume else None))
             batches = stack.enter_context(PrefetchedBatches(source, workers)) if workers else source
-            while trainer.step < cfg.iters and not stop.stop:
+            while trainer.step < cfg.iters:
+                if group.any(stop.stop, dev):  # a signal to any process stops all after the same step
+                    stopped = True
+                    break
                 t0 = time.perf_counter()
-                x, mask = batches.batch(trainer.step)
+                x, mask = batches.batch(trainer.step, trainer.shards)
                 logs = trainer.train_step(x, mask)
                 step = trainer.step
+                if trace is not None:
+                    trace.record(step, trainer.shards, x, mask, (trainer.g, trainer.d))
+                if not group.is_main:  # the other processes only train
+                    continue
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("total", "l1", "ae", "att_kl", "att_top", "g_adv", "d")})
                 run_log.step(step, logs, time.perf_counter() - t0, trainer)
@@ -357,9 +419,9 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
                     save_checkpoint(out / f"step_{step:08d}.pt", trainer.state_dict(extra))
     finally:
         bar.close()
-    if trainer.step != saved or not (out / LAST).exists():
+    if group.is_main and (trainer.step != saved or not (out / LAST).exists()):
         save()
-    if stop.stop and trainer.step < cfg.iters:
+    if group.is_main and stopped and trainer.step < cfg.iters:
         print(f"interrupted at step {trainer.step}; saved {out / LAST} (continue with --resume)")
     return trainer.step
 
