@@ -2,8 +2,8 @@
 
 ``fake_hifill`` writes an ONNX model with exactly the interface of
 edge_app/interface.py (opset 11), cheap enough for tests:
-inpainted = normalised box blur of the known pixels inside the hole, the
-input outside; attention = uniform over the cells whose 3 x 3 neighbourhood
+inpainted = normalised box blur of the known pixels inside the hole (or,
+``fill="mean"``, their mean over the whole view), the input outside; attention = uniform over the cells whose 3 x 3 neighbourhood
 of 16 x 16 blocks is fully known (as the ACM masks keys), the same for every
 query; mask_processed = max(mask, 7 x 7 box blur of the mask). ``fake_om``
 and ``om_model`` add the ``.om`` name the acl stand-in runs as its ONNX twin.
@@ -61,8 +61,23 @@ def _shape_const(name, values):
         name + "_v", TensorProto.INT64, [len(values)], list(values)))
 
 
-def fake_hifill_model(size=interface.MODEL_SIZE, outputs=None, version=interface.INTERFACE_VERSION):
-    """The ModelProto; ``size``/``outputs`` let tests build wrong models."""
+def _fill_sums(fill):
+    """Nodes giving ``num`` and ``den``, sums of the known pixels and of the
+    known mask: over 15 x 15 windows ("blur": a wide hole keeps 0 in its
+    middle) or over the whole view ("mean": any hole is filled)."""
+    if fill == "blur":
+        return [helper.make_node("AveragePool", [x], [y], kernel_shape=[15, 15], pads=[7] * 4, count_include_pad=1)
+                for x, y in (("xk", "num"), ("known", "den"))]
+    if fill == "mean":
+        return [helper.make_node("ReduceMean", [x], [y], axes=[2, 3], keepdims=1)
+                for x, y in (("xk", "num"), ("known", "den"))]
+    raise ValueError("fill must be blur or mean")
+
+
+def fake_hifill_model(size=interface.MODEL_SIZE, outputs=None, version=interface.INTERFACE_VERSION, fill="blur"):
+    """The ModelProto; ``size``/``outputs`` let tests build wrong models;
+    ``fill``: "blur" (the known pixels' 15 x 15 box mean) or "mean" (their
+    mean over the whole view) in the hole."""
     grid = interface.ATTENTION_GRID
     cells = interface.ATTENTION_CELLS
     nodes = [
@@ -71,9 +86,7 @@ def fake_hifill_model(size=interface.MODEL_SIZE, outputs=None, version=interface
         helper.make_node("Transpose", ["mask"], ["m"], perm=[0, 3, 1, 2]),
         helper.make_node("Sub", ["one", "m"], ["known"]),
         helper.make_node("Mul", ["x", "known"], ["xk"]),
-        helper.make_node("AveragePool", ["xk"], ["num"], kernel_shape=[15, 15], pads=[7] * 4, count_include_pad=1),
-        helper.make_node("AveragePool", ["known"], ["den"], kernel_shape=[15, 15], pads=[7] * 4,
-                         count_include_pad=1),
+    ] + _fill_sums(fill) + [
         helper.make_node("Max", ["den", "eps"], ["den_safe"]),
         helper.make_node("Div", ["num", "den_safe"], ["fill"]),
         helper.make_node("Mul", ["fill", "m"], ["fill_hole"]),

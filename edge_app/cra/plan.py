@@ -204,7 +204,7 @@ class CraPlan:
                 np.minimum(soft, self._ramp(hole, y0, y1, xa, xb), out=soft)
                 cv2.threshold(soft, self.soft_floor, 0.0, cv2.THRESH_TOZERO, dst=soft)
                 np.copyto(soft, 1.0, where=hole[y0:y1, xa:xb] != 0)
-                marked = cv2.compare(soft, 0.0, cv2.CMP_GT)
+                marked = (soft > 0.0).view(np.uint8)  # not cv2.compare: a 1 x 1 array reads as a scalar there
                 for i in range(a, b + 1):
                     x0 = int(self.xs[i]) - xa
                     bx, by, bw, bh = cv2.boundingRect(marked[:, x0:int(self.xs[i + 1]) - xa])
