@@ -27,9 +27,12 @@ run SECONDS OUT_DIR [BATCH] [WORKERS]   on the GPU machine, in the copy
     CUDA, batches of BATCH (default 32) 256x256 crops prepared by WORKERS
     processes (default 8), stopped with SIGINT after SECONDS (the trainer
     saves; Ctrl-C stops it earlier the same way), then `python -m training
-    evaluate` at 512 on the validation photos. Writes into OUT_DIR: last.pt,
-    losses.jsonl, config.yaml, evaluate_512.json, train.log and run.txt (GPU,
-    settings, sha256 of last.pt); refused if OUT_DIR already holds any of them.
+    evaluate` at 512 on the validation photos. With GPUS=N (N > 1) the run
+    is data-parallel under torchrun: N processes, one per GPU, each with its
+    own BATCH and WORKERS (an effective batch of N x BATCH). Writes into
+    OUT_DIR: last.pt, losses.jsonl, config.yaml, evaluate_512.json,
+    train.log and run.txt (GPU, settings, sha256 of last.pt); refused if
+    OUT_DIR already holds any of them.
 collect OUT_DIR RUN_DIR                 on your machine, OUT_DIR copied back
     Checks OUT_DIR/last.pt against the sha256 in OUT_DIR/run.txt and copies
     the files into RUN_DIR (refused if RUN_DIR already holds any of them);
@@ -37,8 +40,10 @@ collect OUT_DIR RUN_DIR                 on your machine, OUT_DIR copied back
 
 Environment: PHOTOS (run: the prepared folder, default remote/photos),
 PYTHON (default .venv/bin/python for prepare, python3 for run), DEVICE (run:
-cuda, cuda:N or cpu; default cuda), EVAL_COUNT (run: validation crops,
-default 100). DEVICE=cpu EVAL_COUNT=2 tries `run` on a machine without a GPU.
+cuda, cuda:N or cpu; default cuda), GPUS (run: GPUs to train on, default 1;
+above 1 DEVICE is cuda, each process on its own GPU, or cpu for as many CPU
+processes), EVAL_COUNT (run: validation crops, default 100). DEVICE=cpu
+EVAL_COUNT=2 tries `run` on a machine without a GPU.
 
 Example (adapt the host and the folders), from the repository root:
   bash scripts/remote_train.sh prepare ~/hifill-photos ~/hifill-val
@@ -159,12 +164,16 @@ EOF
   run)
     { [ $# -ge 3 ] && [ $# -le 5 ]; } || usage
     seconds=$2 out_dir=$(absolute "$3") batch=${4:-32} workers=${5:-8}
-    eval_count=${EVAL_COUNT:-100} device=${DEVICE:-cuda} python=${PYTHON:-python3}
+    eval_count=${EVAL_COUNT:-100} device=${DEVICE:-cuda} python=${PYTHON:-python3} gpus=${GPUS:-1}
     whole SECONDS "$seconds" 1
     whole BATCH "$batch" 1
     whole WORKERS "$workers" 0
     whole EVAL_COUNT "$eval_count" 1
+    whole GPUS "$gpus" 1
     [[ $device =~ ^(cpu|cuda|cuda:[0-9]+)$ ]] || die "DEVICE must be cuda, cuda:N or cpu, got '$device'"
+    if [ "$gpus" -gt 1 ] && [ "$device" != cuda ] && [ "$device" != cpu ]; then
+      die "GPUS=$gpus takes DEVICE=cuda (each process on its own GPU) or cpu, not $device"
+    fi
     photos=remote/photos  # relative to the repository root: the same path on both machines
     if [ -n "${PHOTOS:-}" ]; then photos=$(absolute "$PHOTOS"); fi
     [ -f "$photos/prepared.txt" ] && [ -d "$photos/train" ] && [ -d "$photos/val" ] ||
@@ -175,19 +184,21 @@ EOF
     amp=() amp_text=off
     if [ "$device" != cpu ]; then amp=(--amp) amp_text=bf16; fi
     # what this machine is (and a clear error where PyTorch or CUDA is missing)
-    machine=$("$python" - "$device" <<'EOF'
+    machine=$("$python" - "$device" "$gpus" <<'EOF'
 import sys
 
 try:
     import torch
 except ImportError:
     sys.exit(f"error: no PyTorch in {sys.executable} (set PYTHON to a python3 with PyTorch)")
-dev = torch.device(sys.argv[1])
+dev, gpus = torch.device(sys.argv[1]), int(sys.argv[2])
 if dev.type == "cuda":
     if not torch.cuda.is_available():
         sys.exit(f"error: no CUDA GPU visible to PyTorch {torch.__version__} (DEVICE=cpu runs without one)")
+    if torch.cuda.device_count() < gpus:
+        sys.exit(f"error: GPUS={gpus}, but PyTorch sees {torch.cuda.device_count()} GPU(s)")
     props = torch.cuda.get_device_properties(dev)
-    print(f"gpu: {props.name}, {props.total_memory / 2 ** 30:.0f} GiB")
+    print(f"gpu: {props.name}, {props.total_memory / 2 ** 30:.0f} GiB" + (f", {gpus} of them" if gpus > 1 else ""))
 else:
     print("device: cpu")
 print(f"torch: {torch.__version__}, python: {sys.version.split()[0]}")
@@ -196,7 +207,9 @@ EOF
     mkdir -p "$out_dir"
     work=$(mktemp -d "${TMPDIR:-/tmp}/remote_train.XXXXXX")
     trap 'rm -rf "$work"' EXIT
-    cmd=("$python" -m training train --data "$photos/train" --out "$work/run"
+    launch=("$python")  # GPUS > 1: torchrun's processes, one per GPU (rank 0 writes the run)
+    if [ "$gpus" -gt 1 ]; then launch=("$python" -m torch.distributed.run --standalone --nproc_per_node "$gpus"); fi
+    cmd=("${launch[@]}" -m training train --data "$photos/train" --out "$work/run"
          --init edge_app/models/hifill_train_state.pt --device "$device" ${amp[@]+"${amp[@]}"}
          --size 256 --batch "$batch" --lr 1e-4 --adv-weight 0 --iters 100000000 --save-every 500
          --seed 4 --workers "$workers" --no-progress)
@@ -205,12 +218,13 @@ EOF
       echo "host: ${HOSTNAME:-unknown}"
       echo "commit: $(GIT_OPTIONAL_LOCKS=0 git rev-parse HEAD 2>/dev/null || echo unknown)"
       echo "$machine"
-      echo "seconds: $seconds, batch: $batch, workers: $workers, crops: 256, amp: $amp_text, eval_count: $eval_count"
+      echo "seconds: $seconds, processes: $gpus, batch: $batch per process ($((batch * gpus)) in all)," \
+           "workers: $workers per process, crops: 256, amp: $amp_text, eval_count: $eval_count"
       echo "photos: $photos"
       sed 's/^/  /' "$photos/prepared.txt"
       echo "command: ${cmd[*]}"
     } >"$out_dir/run.txt"
-    echo "training for $seconds s on $device (log: $out_dir/train.log)"
+    echo "training for $seconds s on $device, $gpus process(es) (log: $out_dir/train.log)"
     status=0
     # --foreground: Ctrl-C here reaches the trainer too (it saves and stops)
     timeout --foreground -s INT -k 60 "$seconds" "${cmd[@]}" >"$out_dir/train.log" 2>&1 || status=$?
@@ -221,11 +235,15 @@ EOF
       130) how="stopped by Ctrl-C" ;;
       *) how="failed" ;;
     esac
+    # torchrun exits 1 when a signal stops it, also when its processes saved as asked (they say so last)
+    if [ "$gpus" -gt 1 ] && [ "$status" = 1 ] && grep -q '^interrupted at step .*; saved' "$out_dir/train.log"; then
+      how="stopped by Ctrl-C"
+    fi
     echo "training exit status: $status ($how)" >>"$out_dir/run.txt"
     for f in last.pt losses.jsonl config.yaml; do  # out of the temporary run folder
       if [ -f "$work/run/$f" ]; then mv "$work/run/$f" "$out_dir/$f"; fi
     done
-    case $status in 0|124|130) ;; *) echo "error: training exited with status $status (see $out_dir/train.log)" >&2; exit 1 ;; esac
+    if [ "$how" = failed ]; then echo "error: training exited with status $status (see $out_dir/train.log)" >&2; exit 1; fi
     [ -f "$out_dir/last.pt" ] || { echo "error: training stopped before its first step: no last.pt (more SECONDS?)" >&2; exit 1; }
     echo "last.pt sha256: $(sha256 "$out_dir/last.pt")" >>"$out_dir/run.txt"
     echo "training $how; last.pt, losses.jsonl and config.yaml are in $out_dir; evaluating at 512"

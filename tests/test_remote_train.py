@@ -1,6 +1,7 @@
 """scripts/remote_train.sh (continuing the bundled model on a GPU machine)
 end to end on local folders, without a GPU: prepare -> run (DEVICE=cpu, a
-few seconds) -> collect gives a state that resumes; and what it refuses."""
+few seconds) -> collect gives a state that resumes; the torchrun command of
+GPUS > 1; and what it refuses."""
 import hashlib
 import json
 import os
@@ -62,7 +63,9 @@ def test_prepare_run_collect_on_the_cpu(tmp_path):
     run_txt = (out / "run.txt").read_text()
     digest = hashlib.sha256((out / "last.pt").read_bytes()).hexdigest()
     assert f"last.pt sha256: {digest}\n" in run_txt
-    assert "device: cpu" in run_txt and "batch: 1, workers: 1" in run_txt and "amp: off" in run_txt
+    assert "device: cpu" in run_txt and "amp: off" in run_txt
+    assert "processes: 1, batch: 1 per process (1 in all), workers: 1 per process" in run_txt
+    assert "torch.distributed.run" not in run_txt  # one process: no torchrun
     assert "--init edge_app/models/hifill_train_state.pt" in run_txt and "--size 256" in run_txt
     assert "training exit status: 124 (stopped after 20 s)" in run_txt
     metrics = json.loads((out / "evaluate_512.json").read_text())
@@ -117,3 +120,67 @@ def test_usage_and_bad_arguments(tmp_path):
     assert not (tmp_path / "out").exists()
     done = _script("collect", tmp_path / "none", tmp_path / "run", env=env, cwd=tmp_path)
     assert done.returncode == 2 and "copy OUT_DIR back" in done.stderr
+
+
+# Stands in for PYTHON: records the training and evaluation commands (a
+# training writes a last.pt into its --out; FAKE_STOPPED: it says what the
+# trainer says when a signal stopped it, and exits 1 as torchrun then does);
+# anything else (the script's machine check) runs in the real interpreter.
+FAKE_PYTHON = """#!{python}
+import json, os, sys
+from pathlib import Path
+args = sys.argv[1:]
+if args[:2] not in (["-m", "torch.distributed.run"], ["-m", "training"]):
+    os.execv(sys.executable, [sys.executable] + args)
+with open(os.environ["FAKE_LOG"], "a") as f:
+    f.write(json.dumps(args) + "\\n")
+if "train" in args:
+    out = Path(args[args.index("--out") + 1])
+    out.mkdir(parents=True)
+    (out / "last.pt").write_bytes(b"state")
+    if os.environ.get("FAKE_STOPPED"):
+        print("interrupted at step 1; saved " + str(out / "last.pt") + " (continue with --resume)")
+        sys.exit(1)
+"""
+
+
+@pytest.mark.slow  # starts processes
+def test_run_on_several_gpus_starts_torchrun_with_the_batch_per_gpu(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON.format(python=sys.executable))
+    fake.chmod(0o755)
+    photos = tmp_path / "photos"
+    for sub in ("train", "val"):
+        (photos / sub).mkdir(parents=True)
+    (photos / "prepared.txt").write_text("prepared: for the test\n")
+    log = tmp_path / "commands.jsonl"
+    env = dict(os.environ, DEVICE="cpu", PYTHON=str(fake), PHOTOS=str(photos), FAKE_LOG=str(log), GPUS="2")
+
+    done = _script("run", 5, "out", 3, 2, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    train, evaluate = [json.loads(line) for line in log.read_text().splitlines()]
+    assert train[:8] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "training",
+                         "train"]
+    assert train[train.index("--batch") + 1] == "3" and train[train.index("--workers") + 1] == "2"
+    assert train[train.index("--device") + 1] == "cpu"
+    assert evaluate[:3] == ["-m", "training", "evaluate"]  # evaluated by one process
+    run_txt = (tmp_path / "out" / "run.txt").read_text()
+    assert "processes: 2, batch: 3 per process (6 in all), workers: 2 per process" in run_txt
+    assert f"command: {fake} -m torch.distributed.run --standalone --nproc_per_node 2 -m training train" in run_txt
+    assert "training exit status: 0 (finished)" in run_txt  # the stand-in returns at once
+
+    # torchrun exits 1 when a signal stopped it; the trainer's last words say whether it saved
+    log.unlink()
+    done = _script("run", 5, "stopped", 3, 2, env=dict(env, FAKE_STOPPED="1"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "training exit status: 1 (stopped by Ctrl-C)" in (tmp_path / "stopped" / "run.txt").read_text()
+    assert (tmp_path / "stopped" / "last.pt").read_bytes() == b"state"
+    done = _script("run", 5, "single", 3, 2, env=dict(env, FAKE_STOPPED="1", GPUS="1"), cwd=tmp_path)
+    assert done.returncode == 1 and "exited with status 1" in done.stderr  # one process: 1 is a failure
+
+    for gpus, device, message in [("0", "cpu", "GPUS must be a whole number >= 1"),
+                                  ("two", "cpu", "GPUS must be a whole number >= 1"),
+                                  ("2", "cuda:1", "GPUS=2 takes DEVICE=cuda")]:
+        refused = _script("run", 5, "never", env=dict(env, GPUS=gpus, DEVICE=device), cwd=tmp_path)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        assert not (tmp_path / "never").exists()
