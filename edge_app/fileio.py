@@ -17,14 +17,10 @@ import numpy as np
 from .errors import InpaintError
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Output extensions that keep 16-bit pixels, and those that keep an alpha channel.
 KEEPS_16_BIT = (".png", ".tif", ".tiff")
 KEEPS_ALPHA = (".png", ".tif", ".tiff", ".webp")
-
-
-def _is_jpeg(path: str) -> bool:
-    with open(path, "rb") as f:
-        return f.read(3) == _JPEG_MAGIC
 
 
 def _check_readable(path: str) -> None:
@@ -43,11 +39,42 @@ def to_uint8(arr: np.ndarray, path: str) -> np.ndarray:
     raise InpaintError("unsupported pixel type {} (8- or 16-bit images only)".format(arr.dtype), path)
 
 
-def _decode(path: str, flags: int) -> np.ndarray:
-    arr = cv2.imread(path, flags)
+def _read_bytes(path: str) -> np.ndarray:
+    _check_readable(path)
+    try:
+        return np.fromfile(path, np.uint8)
+    except OSError as exc:
+        raise InpaintError("cannot read: {}".format(exc.strerror or exc), path)
+
+
+def cut_short(data: np.ndarray) -> bool:
+    """True for a PNG without its IEND chunk or a JPEG without an end-of-image
+    marker: a file cut short (bytes after the end are allowed)."""
+    head = data[:8].tobytes()
+    end = b"IEND" if head == _PNG_MAGIC else b"\xff\xd9" if head[:3] == _JPEG_MAGIC else None
+    return end is not None and data.tobytes().rfind(end) < 0
+
+
+def decode(data: np.ndarray, flags: int, path: str) -> np.ndarray:
+    """Decode an image file's bytes (uint8 1-D) with cv2 ``flags``; ``path``
+    names it in errors. From memory, for files and the serve page's uploads
+    alike: OpenCV then refuses a JPEG or PNG cut short, where ``cv2.imread``
+    returns a JPEG's missing rows as grey with only a libjpeg warning."""
+    if cut_short(data):
+        raise InpaintError("cut short: the file ends before its end-of-image marker (an interrupted download or copy?)", path)
+    try:
+        arr = cv2.imdecode(data, flags) if data.size else None
+    except cv2.error:
+        arr = None
     if arr is None or arr.size == 0:
-        raise InpaintError("cannot read as an image (unreadable or unsupported format)", path)
+        raise InpaintError("cannot read as an image (damaged, cut short or unsupported format)", path)
     return arr
+
+
+def _decode_file(path: str, jpeg_flags: int) -> np.ndarray:
+    """A file decoded with ``jpeg_flags`` when it is a JPEG, else unchanged."""
+    data = _read_bytes(path)
+    return decode(data, jpeg_flags if data[:3].tobytes() == _JPEG_MAGIC else cv2.IMREAD_UNCHANGED, path)
 
 
 class SourceImage:
@@ -94,8 +121,7 @@ def read_source(path: str) -> SourceImage:
     Other formats are decoded unchanged (no orientation applied), so 16-bit
     and alpha are seen. 8- and 16-bit only.
     """
-    _check_readable(path)
-    return source_from_array(_decode(path, cv2.IMREAD_ANYCOLOR if _is_jpeg(path) else cv2.IMREAD_UNCHANGED), path)
+    return source_from_array(_decode_file(path, cv2.IMREAD_ANYCOLOR), path)
 
 
 def source_from_array(arr: np.ndarray, path: str) -> SourceImage:
@@ -119,10 +145,7 @@ def read_mask_file(path: str) -> np.ndarray:
     JPEG masks are decoded as grey with EXIF orientation applied, like the
     images, so a mask drawn over the displayed photo lines up with it.
     """
-    _check_readable(path)
-    if _is_jpeg(path):
-        return _decode(path, cv2.IMREAD_GRAYSCALE)
-    return mask_from_array(_decode(path, cv2.IMREAD_UNCHANGED), path)
+    return mask_from_array(_decode_file(path, cv2.IMREAD_GRAYSCALE), path)
 
 
 def mask_from_array(arr: np.ndarray, path: str) -> np.ndarray:

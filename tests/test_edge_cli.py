@@ -144,6 +144,35 @@ def test_bad_input_gives_one_line_errors(tmp_path, model, capsys):
     assert not any((tmp_path / n).exists() for n in ("o1.png", "o2.png", "o3.png", "o4.png"))
 
 
+def _cut(data: bytes, how: str) -> bytes:
+    return data[:len(data) // 2] if how == "half" else data[:-int(how)]
+
+
+@pytest.mark.parametrize("fmt,how", [(".jpg", "half"), (".jpg", "1"), ("progressive.jpg", "half"),
+                                     (".png", "half"), (".png", "12")])
+@pytest.mark.parametrize("which", ["image", "mask"])
+def test_files_cut_short_are_refused(tmp_path, model, capsys, fmt, how, which):
+    """A JPEG cut in half (or short of its last byte) or a PNG without its IEND
+    chunk: one line, exit 2, nothing written (cv2.imread returned the missing
+    rows of a JPEG as grey, with only libjpeg's warning, and exit 0)."""
+    image_path, mask_path, image, mask = make_files(tmp_path)
+    params = [cv2.IMWRITE_JPEG_PROGRESSIVE, 1] if fmt.startswith("progressive") else []
+    pixels = image if which == "image" else mask
+    data = cv2.imencode(fmt[-4:], pixels, params)[1].tobytes()
+    cut = tmp_path / ("cut" + fmt[-4:])
+    cut.write_bytes(_cut(data, how))
+    pair = [cut, mask_path] if which == "image" else [image_path, cut]
+    out = tmp_path / "out.png"
+    code, _, err = run_cli(["inpaint"] + pair + ["-o", out, "--model", model], capsys)
+    assert code == 2 and err.strip().splitlines() == [
+        "error: {}: cut short: the file ends before its end-of-image marker (an interrupted download or "
+        "copy?)".format(cut)], err
+    assert not out.exists()
+    # the whole file, and one with bytes after its end (as some cameras write), are read
+    cut.write_bytes(data + b"\0trailer" * 100)
+    assert run_cli(["inpaint"] + pair + ["-o", out, "--model", model], capsys)[0] == 0
+
+
 def test_empty_mask_returns_the_image_with_a_warning(tmp_path, model, capsys):
     image_path, _, image, mask = make_files(tmp_path)
     empty = tmp_path / "empty.png"

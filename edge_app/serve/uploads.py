@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import fileio, masks
 from ..config import AppConfig
+from ..errors import InpaintError
 from .errors import HttpError
 from .header import header_size
 
@@ -22,12 +23,9 @@ def _decode(data: bytes, config: AppConfig, what: str, jpeg_flags: int) -> np.nd
             what, width, height, width * height / 1e6, config.serve_max_pixels / 1e6))
     flags = jpeg_flags if kind == "jpeg" else cv2.IMREAD_UNCHANGED  # JPEG: EXIF orientation applied
     try:
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    except cv2.error:
-        arr = None
-    if arr is None or arr.size == 0:
-        raise HttpError(415, "the {} cannot be decoded: a damaged {} file?".format(what, kind.upper()))
-    return arr
+        return fileio.decode(np.frombuffer(data, np.uint8), flags, what)  # as the CLI decodes files
+    except InpaintError as exc:
+        raise HttpError(415, "the {} cannot be decoded ({} file): {}".format(what, kind.upper(), exc.problem))
 
 
 def decode_photo(data: bytes, config: AppConfig) -> fileio.SourceImage:
