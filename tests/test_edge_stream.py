@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import edge_fakes
+from edge_media import read_video
 from edge_app import Inpainter
 from edge_app.errors import InpaintError
 from edge_app.stream import _Reader, run_stream
@@ -63,18 +64,6 @@ def test_stream_writes_every_frame(inpainter, video, tmp_path):
     assert "12 frames written" in report.summary()
 
 
-def read_frames(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def test_stream_frames_are_the_inpainters_frames(model, video, tmp_path):
     """Each written frame (a lossless video) equals Inpainter.inpaint of the
     frame as read from the source: the frames differ, so a raw frame, one
@@ -82,9 +71,9 @@ def test_stream_frames_are_the_inpainters_frames(model, video, tmp_path):
     out = tmp_path / "out.avi"
     with Inpainter(model=model, backend="onnxruntime", stream_fourcc="FFV1") as inpainter:
         report = run_stream(inpainter, video, fixed_mask(), str(out))
-        read = read_frames(video)
+        read = read_video(video)
         expected = [inpainter.inpaint(frame, fixed_mask()) for frame in read]
-    written = read_frames(out)
+    written = read_video(out)
     if report.written and not written:
         pytest.skip("this OpenCV cannot read back FFV1 video")
     assert report.written == len(written) == len(read) == 12

@@ -3,18 +3,16 @@ Inpainter's result bit for bit for the same frame, mask and options, and a
 mask's frames keep their CRA plan while it holds."""
 import http.client
 import json
-import threading
-from contextlib import contextmanager
 
 import cv2
 import numpy as np
 import pytest
 
 import edge_fakes
+from edge_media import read_video, serving
 from edge_app import Inpainter, cra
 from edge_app.cli import build_parser, main, open_inpainter
 from edge_app.options import parse
-from edge_app.serve import EdgeServer
 
 SIZE = (320, 240)  # width, height
 #: Options away from the defaults, given to every command; the mask files are keep-white.
@@ -54,31 +52,6 @@ def lossless_video(path, frames):
     return str(path)
 
 
-def read_video(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
-@contextmanager
-def serving(inpainter):
-    server = EdgeServer(inpainter, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.close()
-        thread.join(timeout=10)
-
-
 def request(port, method, path, body=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -110,7 +83,8 @@ def test_cli_stream_and_serve_give_the_inpainters_result(model, tmp_path, capsys
     assert len(streamed) == 3 and all(np.array_equal(f, expected) for f in streamed), "stream"
 
     args = parse(build_parser(), ["serve"] + base)
-    with open_inpainter(args) as inpainter, serving(inpainter) as port:
+    with open_inpainter(args) as inpainter, serving(inpainter) as server:
+        port = server.server_address[1]
         key = json.loads(request(port, "POST", "/api/image", cv2.imencode(".png", image)[1].tobytes()))["id"]
         with open(mask_path, "rb") as f:
             reply = json.loads(request(port, "POST", "/api/inpaint/" + key, f.read()))

@@ -16,11 +16,9 @@ import os
 import select
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 from base64 import b64decode
-from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -28,7 +26,7 @@ import numpy as np
 import pytest
 
 from edge_app import Inpainter
-from edge_app.serve import EdgeServer
+from edge_media import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "edge_app" / "samples" / "bridge.jpg"
@@ -163,19 +161,6 @@ class Chromium:
         finally:
             os.close(self._write)
             os.close(self._read)
-
-
-@contextmanager
-def serving(inpainter):
-    server = EdgeServer(inpainter, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.close()
-        thread.join(timeout=10)
 
 
 def fetch_png(url):
