@@ -168,17 +168,19 @@ def test_a_mask_file_is_read_by_the_convention(inpainter):
 
 
 def _deep_photo(kind):
-    """A photo the page once flattened to 8-bit BGR: 16-bit, with alpha, or grey."""
+    """A photo the page once flattened to 8-bit BGR: 16-bit, with alpha, both, or grey."""
     image = photo()
-    if kind == "16-bit":
-        return image.astype(np.uint16) * 257 + np.random.default_rng(1).integers(0, 200, image.shape).astype(np.uint16)
-    if kind == "alpha":
-        alpha = np.tile(np.linspace(0, 255, SIZE[0]).astype(np.uint8), (SIZE[1], 1))
-        return np.dstack([image, alpha])
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if kind == "grey":
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if kind.startswith("16-bit"):
+        image = image.astype(np.uint16) * 257 + np.random.default_rng(1).integers(0, 200, image.shape).astype(np.uint16)
+    if kind.endswith("alpha"):
+        alpha = np.tile(np.linspace(0, np.iinfo(image.dtype).max, SIZE[0]).astype(image.dtype), (SIZE[1], 1))
+        image = np.dstack([image, alpha])
+    return image
 
 
-@pytest.mark.parametrize("kind", ["16-bit", "alpha", "grey"])
+@pytest.mark.parametrize("kind", ["16-bit", "alpha", "16-bit alpha", "grey"])
 def test_a_photos_depth_alpha_and_grey_are_kept_as_the_cli_keeps_them(inpainter, model, tmp_path, capsys, kind):
     deep = _deep_photo(kind)
     mask = box_mask()
