@@ -251,6 +251,29 @@ def test_a_mostly_hole_mask_is_inpainted_with_a_note(inpainter):
     assert reply["notes"] and "inverted" in reply["notes"][0]
 
 
+@pytest.mark.parametrize("share", [0.45, 0.89])
+def test_an_inverted_mask_gets_the_clis_note_before_the_model_runs(inpainter, model, tmp_path, capsys, monkeypatch,
+                                                                  share):
+    """One policy (masks.check_pair): the page's note is the CLI's warning,
+    for the same hole share, and it is decided before the model runs."""
+    mask = np.zeros(SIZE[::-1], np.uint8)
+    mask[:, :round(share * SIZE[0])] = 255
+    cv2.imwrite(str(tmp_path / "photo.png"), photo())
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    assert main(["inpaint", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"),
+                 "--model", model, "--backend", "onnxruntime"]) == 0
+    prefix = "warning: {}: ".format(tmp_path / "mask.png")
+    cli = [line[len(prefix):] for line in capsys.readouterr().err.splitlines() if line.startswith(prefix)]
+    events = []
+    check, run = masks.check_pair, inpainter.backend.run
+    monkeypatch.setattr(masks, "check_pair", lambda *a, **k: events.append("check") or check(*a, **k))
+    monkeypatch.setattr(inpainter.backend, "run", lambda *a, **k: events.append("model") or run(*a, **k))
+    with serving(inpainter) as client:
+        reply = client.json("POST", "/api/inpaint/" + client.upload(photo()), png(mask))
+    assert reply["notes"] == cli and len(cli) == (share > inpainter.config.inverted_mask_fraction)
+    assert events == ["check", "model"]
+
+
 @pytest.mark.parametrize("host, needed", [("127.0.0.1", False), ("localhost", False), ("::1", False),
                                           ("0.0.0.0", True), ("::", True), ("192.168.1.2", True),
                                           ("board.local", True)])
