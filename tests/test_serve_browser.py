@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pytest
 
+import edge_fakes
 from edge_app import Inpainter
 from edge_media import serving
 
@@ -238,3 +239,69 @@ def test_paint_and_inpaint_in_chromium(tmp_path, convention):
     near = cv2.dilate(hole.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
     assert not changed[~near].any()
     assert cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR).shape[:2] == VIEW[::-1]
+
+
+def _state(browser):
+    """(status, Inpaint disabled, result marked stale, badge shown) of the page."""
+    return tuple(browser.evaluate(
+        "(() => { const $ = (id) => document.getElementById(id); return [document.body.dataset.status, "
+        "$('inpaint').disabled, $('after').classList.contains('stale'), "
+        "!$('staleBadge').classList.contains('hidden')]; })()"))
+
+
+@pytest.mark.slow
+def test_a_result_is_marked_stale_when_the_mask_changes_and_inpaint_waits_for_paint(tmp_path):
+    """Inpaint is disabled while nothing is painted (after upload, undo, clear,
+    or an eraser stroke alone); once the mask differs from the one of the result
+    on screen (a new stroke, Undo, Clear) the result is marked stale, and it is
+    fresh again when the mask is the same again (Undo of the new stroke)."""
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium: `apt-get install chromium` (.ci/run does) to run the page in a browser")
+    size = (480, 270)
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), cv2.resize(cv2.imread(str(PHOTO)), size, interpolation=cv2.INTER_AREA))
+    model = edge_fakes.fake_hifill(tmp_path / "fake.onnx")
+    with Inpainter(model=model, backend="onnxruntime") as inpainter, serving(inpainter) as server:
+        browser = Chromium(binary, tmp_path / "profile")
+        try:
+            browser.send("Page.navigate", session=True, url=server.url())
+            browser.wait_for("document.body && document.body.dataset.status === 'ready'")
+            browser.set_files("#photoFile", [photo])
+            browser.wait_for("document.body.dataset.status === 'image'")
+            assert _state(browser) == ("image", True, False, False)  # nothing painted yet
+            left, top, width = browser.evaluate(
+                "(() => { const r = document.getElementById('mask').getBoundingClientRect(); "
+                "return [r.left, r.top, r.width]; })()")
+
+            def stroke(y):
+                browser.drag([(left + width * x / 10, top + y * width / size[0]) for x in (2, 4, 6)])
+            stroke(60)
+            assert _state(browser)[1] is False
+            browser.click("#inpaint")
+            browser.wait_for("['done', 'error'].includes(document.body.dataset.status)", timeout=120)
+            assert _state(browser) == ("done", False, False, False), \
+                browser.evaluate("document.getElementById('message').textContent")
+            done = browser.evaluate("document.getElementById('message').textContent")
+
+            stroke(200)  # the mask differs from the result's ...
+            assert _state(browser) == ("stale", False, True, True)
+            assert "earlier mask" in browser.evaluate("document.getElementById('message').textContent")
+            browser.click("#undo")  # ... and is the same again
+            assert _state(browser) == ("done", False, False, False)
+            assert browser.evaluate("document.getElementById('message').textContent") == done
+            browser.click("#undo")  # Undo after Inpaint: nothing painted, the result is of another mask
+            assert _state(browser) == ("stale", True, True, True)
+            stroke(60)
+            browser.click("#clear")
+            assert _state(browser) == ("stale", True, True, True)
+            browser.click("#modeErase")
+            stroke(100)  # an eraser stroke paints no hole
+            assert _state(browser)[1] is True
+            browser.click("#modePaint")
+            stroke(100)
+            browser.click("#inpaint")
+            browser.wait_for("['done', 'error'].includes(document.body.dataset.status)", timeout=120)
+            assert _state(browser) == ("done", False, False, False)
+        finally:
+            browser.close()
