@@ -43,7 +43,7 @@ class SocTarget:
     name: str
     #: The chip as the Name column of ``npu-smi info`` shows it.
     chip: str
-    #: Boards known to carry it (for messages and docs).
+    #: Boards this SoC is known to ship on (for messages and docs).
     boards: Tuple[str, ...]
     #: Environment convert.sh exports before atc unless already set: (name, value).
     atc_env: Tuple[Tuple[str, str], ...]
