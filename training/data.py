@@ -55,7 +55,7 @@ def step_rng(seed: int, step: int, stream: int, shard: int = 0) -> np.random.Gen
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
-def joined(parts: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.ndarray, np.ndarray]:
+def concat_shards(parts: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Tuple[np.ndarray, np.ndarray]:
     """The (images, masks) arrays of several shards, one after the other along the batch."""
     if len(parts) == 1:
         return parts[0]
@@ -182,7 +182,7 @@ class BatchSource:
 
     def batch(self, step: int, shards: Sequence[int] = (0,)) -> Tuple[torch.Tensor, torch.Tensor]:
         """The batch of ``step`` as tensors (see to_tensors): the ``shards``' one after the other."""
-        return to_tensors(*joined([self.arrays(step, shard) for shard in shards]))
+        return to_tensors(*concat_shards([self.arrays(step, shard) for shard in shards]))
 
 
 _WORKER_SOURCE: Optional[BatchSource] = None
@@ -248,7 +248,7 @@ class PrefetchedBatches:
             for key in [(s, shard) for s in range(step, step + self.ahead) for shard in shards]:
                 if key not in self._pending:
                     self._pending[key] = self._pool.submit(_worker_arrays, *key)
-        return to_tensors(*joined([self._pending.pop((step, shard)).result() for shard in shards]))
+        return to_tensors(*concat_shards([self._pending.pop((step, shard)).result() for shard in shards]))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -156,11 +156,6 @@ class Trainer:
         parts = [losses(i, *chunk) for i, chunk in enumerate(zip(*(t.chunk(k) for t in tensors)))]
         return {key: sum(p[key] for p in parts) / k for key in parts[0]}
 
-    def _generator_losses(self, shard: int, x: torch.Tensor, coarse: torch.Tensor, refined: torch.Tensor,
-                          mask: torch.Tensor, attention: torch.Tensor) -> Dict[str, torch.Tensor]:
-        return generator_losses(x, coarse, refined, mask, self.cfg.loss, self.d, attention,
-                                self.cfg.model.attention_cell)
-
     def _attention_step(self, x: torch.Tensor, mask: torch.Tensor) -> Dict[str, float]:
         """Stage "attention": the attention term alone, through the cheap attention pass."""
         self.opt_g.zero_grad(set_to_none=True)
@@ -203,7 +198,10 @@ class Trainer:
             self.d.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
         with self._autocast():
-            gl = self._shard_mean(self._generator_losses, x, coarse, refined, mask, attention)
+            cell, loss = self.cfg.model.attention_cell, self.cfg.loss
+            gl = self._shard_mean(
+                lambda i, xs, cs, rs, ms, att: generator_losses(xs, cs, rs, ms, loss, self.d, att, cell),
+                x, coarse, refined, mask, attention)
         gl["total"].backward()
         self.opt_g.step()
         if self.d is not None:
