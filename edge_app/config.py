@@ -75,6 +75,12 @@ class AppConfig:
     #: sum stays at or below this: the aggregated residual then errs by at
     #: most 255 * this grey levels (0.25 at the default; see cra.prune_rows).
     attention_prune_mass: float = 1.0 / 1024
+    #: Detail: each attention row raised to this power and renormalised
+    #: before pruning (the model's softmax made sharper: its logits times
+    #: this), so each hole cell borrows from fewer context cells. More
+    #: detail in the hole, a little further from the truth pixel for pixel
+    #: (MODEL_CARD.md, "Detail"); 1: the model's own rows.
+    attention_power: float = 1.0
     #: Active cells aggregated per matrix product (bounds the memory at 8K:
     #: 128 cells of 135 x 240 x 3 floats = 50 MB).
     cra_chunk_cells: int = 128
@@ -187,6 +193,7 @@ _RULES = (
     ("soft_floor", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
     ("blend_feather", _at_least(0), "must be >= 0 pixels"),
     ("attention_prune_mass", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
+    ("attention_power", lambda v: 0.0 < v <= 16.0, "must be in (0, 16]"),
     ("cra_chunk_cells", _at_least(1), "must be >= 1"),
     ("cra_threads", _at_least(0), "must be >= 0"),
     ("thin_width", _at_least(0), "must be >= 0 pixels"),

@@ -79,6 +79,10 @@ TABLE = (
     Flag("attention_prune_mass", "in each attention row the smallest weights summing to at most this are dropped "
                                  "(error <= 255 x this grey levels; default: %(default).6f)", _ALL, "processing",
          metavar="M"),
+    Flag("attention_power", "detail: the attention rows raised to this power and renormalised, so each hole "
+                            "cell borrows its texture from fewer places (sharper fill, a little further from the "
+                            "truth pixel for pixel; 1: the model's own rows; default: %(default)s)", _ALL,
+         "processing", flag="--detail", metavar="P"),
     Flag("cra_chunk_cells", "active cells per CRA matrix product (bounds the memory; default: %(default)s)",
          _ALL, "processing", metavar="N"),
     Flag("cra_threads", "worker threads of the CRA step (0: by frame size, at most 4; default: %(default)s)",

@@ -128,7 +128,7 @@ class MaskFrames:
             cra.compose(image[prepared.window], prepared.hole, inpainted, attention if config.cra else None,
                         blend, small=inferred.small, plan=plan, out=out[prepared.window],
                         soft_floor=config.soft_floor, feather=config.blend_feather,
-                        prune_mass=config.attention_prune_mass,
+                        prune_mass=config.attention_prune_mass, attention_power=config.attention_power,
                         chunk_cells=config.cra_chunk_cells, threads=config.cra_threads,
                         matmul=self.inpainter.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
             if prepared.thin:

@@ -215,6 +215,8 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--data", required=True, help="folder of validation photos (never used in training)")
     parser.add_argument("--out", required=True, help="output folder for quality.json/.md and quality_grid.jpg")
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled edge_app/models/hifill.onnx)")
+    parser.add_argument("--detail", type=float, default=1.0,
+                        help="the app's --detail (attention power) for the CRA run (default 1: the model's rows)")
     parser.add_argument("--holes-per-kind", type=int, default=2, help="seeded holes of each kind per photo (default 2)")
     parser.add_argument("--ratio", default="0.05,0.25", help="hole fraction range (default 0.05,0.25)")
     parser.add_argument("--seed", type=int, default=2020)
@@ -226,7 +228,7 @@ def main(argv: List[str] = None) -> int:
         parser.error(f"{args.data}: no photos")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with_cra = Inpainter(args.model, backend="onnxruntime", cra=True)
+    with_cra = Inpainter(args.model, backend="onnxruntime", cra=True, attention_power=args.detail)
     inpainters = {"cra": with_cra, "no_cra": Inpainter(backend=with_cra.backend, cra=False)}
     shared = np.random.default_rng(args.seed)  # strokes and objects: one stream, as before wires were added
     rngs = {"strokes": shared, "objects": shared, "wires": np.random.default_rng(args.seed + 1)}
@@ -249,7 +251,7 @@ def main(argv: List[str] = None) -> int:
     summary = summarise(cases)
     table = markdown_table(summary)
     (out / "quality.json").write_text(json.dumps({"summary": summary, "cases": cases, "ratio": [lo, hi],
-                                                  "seed": args.seed}, indent=2))
+                                                  "seed": args.seed, "detail": args.detail}, indent=2))
     (out / "quality.md").write_text(table + "\n")
     if grid is not None:
         cv2.imwrite(str(out / "quality_grid.jpg"), grid, [cv2.IMWRITE_JPEG_QUALITY, 88])

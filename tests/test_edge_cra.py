@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_app import cra
-from edge_app.cra import CraPlan, compose, prune_rows, terms
+from edge_app.cra import CraPlan, compose, prune_rows, sharpen_rows, terms
 from edge_app.preprocess import small_hole, small_image
 
 FLOOR = 1.0 / 512
@@ -210,6 +210,50 @@ def test_prune_rows_bounds_the_dropped_mass():
     assert (dropped <= 1e-3 + 1e-6).all() and (dropped > 0).all()
     assert (np.count_nonzero(pruned, axis=1) < 1024).all()
     assert np.array_equal(prune_rows(w, 0.0), w)
+
+
+def test_sharpen_rows_is_the_softmax_of_scaled_logits():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (20, 1024))
+    logits[:, :100] = -np.inf  # keys touching the hole
+    def softmax(z):
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+    w = softmax(logits).astype(np.float32)
+    w[3] = 0.0  # a row with no usable key
+    for power in (0.5, 2.0, 3.0):
+        expected = softmax(power * logits)
+        expected[3] = 0.0
+        got = sharpen_rows(w, power)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=2e-6)
+        assert not got[:, :100].any() and not got[3].any()
+    assert sharpen_rows(w, 1.0) is w
+    with pytest.raises(ValueError, match="> 0"):
+        sharpen_rows(w, 0.0)
+
+
+def test_sharpen_rows_does_not_underflow():
+    w = np.full((2, 1024), 1e-30, np.float32)
+    w[:, 7] = 1e-28  # tiny rows (a row of a batch that lost its mass) keep their sum and argmax
+    got = sharpen_rows(w, 16.0)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got.sum(1), w.sum(1), rtol=1e-5)
+    assert (got.argmax(1) == 7).all()
+
+
+def test_attention_power_is_the_dense_product_of_sharpened_rows():
+    """compose with attention_power p is compose of the sharpened rows, and a
+    sharper row brings more of one context cell's detail into the hole."""
+    image, hole, inpainted, attention, blend = make_case(300, 400, peaked=False)
+    sharpened = compose(image, hole, inpainted, attention, blend, attention_power=16.0, prune_mass=0.0)
+    direct = compose(image, hole, inpainted, sharpen_rows(attention, 16.0), blend, prune_mass=0.0)
+    assert np.array_equal(sharpened, direct)
+    plain = compose(image, hole, inpainted, attention, blend, prune_mass=0.0)
+    smooth = compose(image, hole, inpainted, None, blend)
+    def detail(result):  # energy of the borrowed residual in the hole
+        return float(np.abs(result.astype(np.float32) - smooth)[hole > 0].var())
+    assert detail(sharpened) > 2 * detail(plain), (detail(sharpened), detail(plain))
 
 
 def test_a_given_plan_is_used_as_it_is():

@@ -14,7 +14,9 @@ the native size and aspect ratio and touches only what the hole needs:
   top-left corner, clamped at the frame's edge, so all have one length;
 - attention rows = "active" cells, those where the soft blend mask is above
   ``soft_floor``; in each row the smallest weights are dropped while their
-  sum stays <= ``prune_mass`` (error <= 255 * prune_mass grey levels);
+  sum stays <= ``prune_mass`` (error <= 255 * prune_mass grey levels), after
+  an optional sharpening (``attention_power``: the rows to that power,
+  renormalised);
 - ``result = clip(up(inpainted) + A @ R, 0, 255)`` with the residual
   ``R = (I - up(small)) * (1 - M)`` is rounded and blended with the
   original, ``out = result * soft + I * (1 - soft)``, where ``soft`` follows
@@ -40,7 +42,7 @@ them), ``threads`` (worker threads, OpenCV's threads), ``composer``
 """
 from .composer import compose
 from .plan import CraPlan
-from .residual import prune_rows
+from .residual import prune_rows, sharpen_rows
 from .threads import default_threads
 
-__all__ = ["CraPlan", "compose", "default_threads", "prune_rows"]
+__all__ = ["CraPlan", "compose", "default_threads", "prune_rows", "sharpen_rows"]

@@ -15,7 +15,7 @@ from ..config import AppConfig
 from ..interface import ATTENTION_CELLS, MODEL_SIZE
 from ..preprocess import small_image
 from .plan import CraPlan
-from .residual import prune_rows
+from .residual import prune_rows, sharpen_rows
 from .terms import MatMul, Terms, choose
 from .threads import OpenCVSingleThreaded, Pool, default_threads
 
@@ -73,6 +73,7 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
             blend: np.ndarray, *, small: Optional[np.ndarray] = None, plan: Optional[CraPlan] = None,
             out: Optional[np.ndarray] = None, soft_floor: float = AppConfig.soft_floor,
             feather: int = AppConfig.blend_feather, prune_mass: float = AppConfig.attention_prune_mass,
+            attention_power: float = AppConfig.attention_power,
             chunk_cells: int = AppConfig.cra_chunk_cells, matmul: Optional[MatMul] = None, threads: int = 0,
             timings: Optional[Dict[str, float]] = None) -> np.ndarray:
     """Full-resolution result from the network's 512 outputs.
@@ -91,6 +92,8 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     elsewhere (e.g. on the AI core),
     ``threads`` worker threads over chunks of cells (0: ``default_threads``),
     ``feather`` the width in pixels of the soft edge outside the hole,
+    ``attention_power`` the sharpening of the attention rows before they are
+    pruned (``residual.sharpen_rows``; 1: the model's rows),
     ``timings`` a dict that gets seconds added under "cra" and "blend".
     """
     t_start = time.perf_counter()
@@ -116,7 +119,8 @@ def compose(image: np.ndarray, hole: np.ndarray, inpainted: np.ndarray, attentio
     if plan.cells:
         xinp = cv2.resize(x2, (width, MODEL_SIZE), interpolation=cv2.INTER_LINEAR)
         if attention is not None:
-            weights = prune_rows(_as_matrix(attention)[plan.cell_ids], prune_mass)
+            rows = sharpen_rows(_as_matrix(attention)[plan.cell_ids], attention_power)
+            weights = prune_rows(rows, prune_mass)
             keep = np.flatnonzero(weights.any(axis=0))
             if keep.size:
                 small_u8 = small_image(image) if small is None else small

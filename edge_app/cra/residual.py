@@ -9,6 +9,28 @@ from .plan import GRID, CraPlan, runs
 from .threads import Pool
 
 
+def sharpen_rows(weights: np.ndarray, power: float) -> np.ndarray:
+    """Each row raised to ``power``, rescaled to the sum it had.
+
+    Rows are softmaxes, so this is the softmax of the model's logits times
+    ``power``: a sharper (power > 1) or flatter (< 1) choice among the same
+    context cells; zero weights (keys touching the hole) stay zero and so
+    does an all-zero row. Computed relative to each row's largest weight,
+    so nothing underflows in float32. ``power`` 1 returns ``weights`` itself.
+    """
+    if not power > 0.0:
+        raise ValueError("attention power must be > 0, got {}".format(power))
+    if power == 1.0:
+        return weights
+    top = weights.max(axis=1, keepdims=True)
+    scaled = np.divide(weights, top, out=np.zeros_like(weights), where=top > 0)
+    np.power(scaled, np.float32(power), out=scaled)
+    had = weights.sum(axis=1, keepdims=True, dtype=np.float64)
+    has = scaled.sum(axis=1, keepdims=True, dtype=np.float64)
+    gain = np.divide(had, has, out=np.zeros_like(had), where=has > 0).astype(np.float32)
+    return scaled * gain
+
+
 def prune_rows(weights: np.ndarray, prune_mass: float) -> np.ndarray:
     """Zero each row's smallest weights while their sum stays <= prune_mass.
 
