@@ -39,7 +39,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_app import Inpainter  # noqa: E402
+from edge_app import AppConfig, Inpainter  # noqa: E402
+from edge_app.errors import ConfigError  # noqa: E402
 from edge_app.fileio import read_image  # noqa: E402
 from make_before_after import label  # noqa: E402  (scripts/ is sys.path[0])
 from training.masks import free_form_mask, lama_mask  # noqa: E402
@@ -215,8 +216,8 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--data", required=True, help="folder of validation photos (never used in training)")
     parser.add_argument("--out", required=True, help="output folder for quality.json/.md and quality_grid.jpg")
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled edge_app/models/hifill.onnx)")
-    parser.add_argument("--detail", type=float, default=1.0,
-                        help="the app's --detail (attention power) for the CRA run (default 1: the model's rows)")
+    parser.add_argument("--detail", type=float, default=AppConfig.attention_power,
+                        help="the app's --detail for the CRA run (default %(default)s: the model's rows)")
     parser.add_argument("--holes-per-kind", type=int, default=2, help="seeded holes of each kind per photo (default 2)")
     parser.add_argument("--ratio", default="0.05,0.25", help="hole fraction range (default 0.05,0.25)")
     parser.add_argument("--seed", type=int, default=2020)
@@ -226,9 +227,12 @@ def main(argv: List[str] = None) -> int:
     photos = sorted(p for p in Path(args.data).iterdir() if p.suffix.lower() in PHOTO_EXTENSIONS)
     if not photos:
         parser.error(f"{args.data}: no photos")
+    try:
+        with_cra = Inpainter(args.model, backend="onnxruntime", cra=True, attention_power=args.detail)
+    except ConfigError as exc:
+        parser.error(f"argument --detail: {exc.problem}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with_cra = Inpainter(args.model, backend="onnxruntime", cra=True, attention_power=args.detail)
     inpainters = {"cra": with_cra, "no_cra": Inpainter(backend=with_cra.backend, cra=False)}
     shared = np.random.default_rng(args.seed)  # strokes and objects: one stream, as before wires were added
     rngs = {"strokes": shared, "objects": shared, "wires": np.random.default_rng(args.seed + 1)}
