@@ -67,7 +67,7 @@ def test_two_processes_train_their_own_shards_in_step_and_resume_on_two_or_one(t
 
     # rank 0 alone wrote the run folder: one line per step, one event file, one sample grid
     assert {p.name for p in full.iterdir()} == {"config.yaml", "last.pt", "step_00000002.pt", "step_00000004.pt",
-                                                "losses.jsonl", "val.jsonl", "samples", "tb"}
+                                                "losses.jsonl", "val.jsonl", "samples", "tb", "stop.json"}
     losses = read_losses(full)
     assert [r["step"] for r in losses] == list(range(1, ITERS + 1)) and "gp" in losses[0]
     assert [json.loads(line)["step"] for line in (full / "val.jsonl").read_text().splitlines()] == [2, 4]

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 import sys
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -17,15 +20,24 @@ from .evaluate import BASELINES
 RESUMABLE = ("data", "iters", "save_every", "val_data", "amp")
 
 
+def _resume_value(text: str) -> str:
+    if text != "auto":
+        raise argparse.ArgumentTypeError(f"expected no value or 'auto', got {text!r}")
+    return text
+
+
 def _train_parser(sub: Any) -> None:
     d = TrainConfig()  # the help texts quote the defaults of the one config
     p = sub.add_parser(
         "train", help="train the generator on a folder of photos",
         description="Train the HiFill generator (WGAN-GP, spec section 5) on random crops of a "
                     "folder of photos. Writes RUN_DIR/{config.yaml,last.pt,losses.jsonl,samples/,tb/}. "
-                    "Ctrl-C saves RUN_DIR/last.pt and exits with status 130; --resume continues exactly. "
+                    "Ctrl-C or SIGTERM: every process finishes its step, RUN_DIR/last.pt is saved, "
+                    "RUN_DIR/stop.json records the clean stop (also written when the run finishes; "
+                    "removed when it starts) and the status is 0; --resume continues exactly. "
                     "Data-parallel on several GPUs (or CPU processes): torchrun --nproc_per_node N -m "
-                    "training train ... (--batch is per process; rank 0 writes RUN_DIR).")
+                    "training train ... (--batch is per process; rank 0 writes RUN_DIR); a process "
+                    "restarted by torchrun --max-restarts continues its run's last.pt by itself.")
     p.add_argument("--data", help="folder of training photos (recursive; jpg/jpeg/png/webp/bmp)")
     p.add_argument("--out", required=True, help="run directory (refused if it has checkpoints, unless --resume)")
     p.add_argument("--config", help="YAML file overriding any TrainConfig field (nested sections)")
@@ -56,9 +68,13 @@ def _train_parser(sub: Any) -> None:
                    help="processes preparing batches ahead, for a GPU the training process alone "
                         "cannot feed (default 0: none); the batches are the same either way, so it "
                         "may change on --resume")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--resume", nargs="?", const=True, default=False, type=_resume_value, metavar="auto",
                    help="continue RUN_DIR/last.pt exactly (stored config; only --iters, --save-every, "
-                        "--val-data, --amp and --data (the same photos moved elsewhere) may change)")
+                        "--val-data, --amp and --data (the same photos moved elsewhere) may change). "
+                        "'--resume auto': the same command starts the run or continues it (after a "
+                        "preemption): it continues RUN_DIR/last.pt when that is of the config this "
+                        "command gives (those five may differ), starts a new run when RUN_DIR has no "
+                        "checkpoint, and refuses another config")
     p.add_argument("--init", metavar="CKPT",
                    help="start a NEW run (step 0, fresh optimisers) from the generator/critic weights of CKPT")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
@@ -120,8 +136,6 @@ def _flag_overrides(args: argparse.Namespace) -> Dict[str, Any]:
 
 def _resume_config(args: argparse.Namespace) -> TrainConfig:
     """The stored config of RUN_DIR/last.pt with the flags allowed on resume."""
-    from pathlib import Path
-
     from .train import LAST
 
     state = load_checkpoint(Path(args.out) / LAST)
@@ -137,23 +151,94 @@ def _resume_config(args: argparse.Namespace) -> TrainConfig:
     return merge_config(stored, _flag_overrides(args))
 
 
+def _new_config(args: argparse.Namespace) -> TrainConfig:
+    """The config a new run of these flags trains with (defaults, --config, flags)."""
+    return merge_config(load_config(args.config), _flag_overrides(args))
+
+
+def _differences(stored: Dict[str, Any], given: Dict[str, Any], where: str = "") -> List[str]:
+    """'field: stored -> given' for each leaf of two nested config dicts that differs."""
+    out: List[str] = []
+    for key, value in stored.items():
+        name = f"{where}.{key}".lstrip(".")
+        if isinstance(value, dict):
+            out += _differences(value, given[key], name)
+        elif value != given[key]:
+            out.append(f"{name}: {value!r} -> {given[key]!r}")
+    return out
+
+
+def _same_file(a: Optional[str], b: Optional[str]) -> bool:
+    return a == b or (a is not None and b is not None and os.path.realpath(a) == os.path.realpath(b))
+
+
+def _auto_resume_config(args: argparse.Namespace, restarted: bool) -> Optional[TrainConfig]:
+    """``--resume auto`` or a torchrun restart: the config that continues
+    RUN_DIR/last.pt, when this command would start that very run (its config
+    but for RESUMABLE, the same --init); None when there is no last.pt (the
+    command starts the run). A restart (``restarted``, without --resume)
+    continues only a checkpoint of its own launch, as its first start would
+    have refused any other. Refusals are one line, before anything is written."""
+    from .distributed import torchrun_run_id
+    from .train import LAST, init_config
+
+    last = Path(args.out) / LAST
+    if not last.is_file():
+        return None
+    state = load_checkpoint(last)
+    if restarted and state.get("torchrun_run_id") != torchrun_run_id():
+        raise SystemExit(f"error: {args.out} already has checkpoints of another launch: use --resume "
+                         "(or --resume auto), or choose another --out")
+    stored, fresh = stored_config(state["config"]), _new_config(args)
+    if args.init:
+        fresh = init_config(fresh, load_checkpoint(args.init))
+    resumable = {}  # what the command sets anew: the stored config's fields otherwise
+    for flag in RESUMABLE:
+        section, key = _FLAG_TABLE[flag]
+        value = getattr(getattr(fresh, section) if section else fresh, key)
+        if flag == "data" and not value:  # no --data: the stored photos
+            value = stored.data.root
+        (resumable.setdefault(section, {}) if section else resumable)[key] = value
+    if fresh.shards is None:  # as many as processes: the stored run's count
+        resumable["shards"] = stored.shards
+    differ = _differences(dataclasses.asdict(merge_config(stored, resumable)),
+                          dataclasses.asdict(merge_config(fresh, resumable)))
+    origin = (state.get("init_from") or {}).get("path")
+    if not _same_file(origin, args.init):
+        differ.append(f"--init: {origin!r} -> {args.init!r}")
+    if differ:
+        raise SystemExit(f"error: {args.out} holds a run of another config ({'; '.join(differ)}): choose "
+                         "another --out, or --resume to continue it with its stored config")
+    return merge_config(stored, resumable)
+
+
+def _run_config(args: argparse.Namespace, restarted: bool) -> Tuple[TrainConfig, bool]:
+    """The config to train with, and whether it continues RUN_DIR/last.pt."""
+    if args.resume is True:
+        return _resume_config(args), True
+    if args.resume == "auto" or restarted:
+        cfg = _auto_resume_config(args, restarted=args.resume != "auto")
+        if cfg is not None:
+            return cfg, True
+    cfg = _new_config(args)
+    if not cfg.data.root:
+        raise SystemExit("error: --data DIR is required (or data.root in --config)")
+    return cfg, False
+
+
 def _run_train(args: argparse.Namespace) -> int:
-    from .distributed import joined
+    from .distributed import joined, torchrun_restart_count
     from .train import RunDirError, train
 
-    if args.resume:
-        cfg = _resume_config(args)
-    else:
-        cfg = merge_config(load_config(args.config), _flag_overrides(args))
-        if not cfg.data.root:
-            raise SystemExit("error: --data DIR is required (or data.root in --config)")
     try:
         with joined(args.device) as (group, device):  # torchrun's processes, or this one alone
-            step = train(cfg, args.out, device=str(device), resume=args.resume, init=args.init,
-                         progress=not args.no_progress, workers=args.workers, group=group)
+            # torchrun counts restarts per machine: a restart is one wherever a process knows it
+            cfg, resume = _run_config(args, restarted=group.largest(torchrun_restart_count(), device) > 0)
+            train(cfg, args.out, device=str(device), resume=resume, init=None if resume else args.init,
+                  progress=not args.no_progress, workers=args.workers, group=group)
     except RunDirError as exc:
         raise SystemExit(f"error: {exc}")
-    return 0 if step >= cfg.iters else 130
+    return 0  # finished, or stopped by a signal and saved (RUN_DIR/stop.json says which)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:

@@ -16,6 +16,11 @@ checkpoint of an N-process run continues on one. Every random draw of a
 step comes from (seed, step, shard) generators: no process has RNG state
 of its own to save. Rank 0 alone writes the run folder.
 
+torchrun ``--max-restarts N`` starts every process again when one fails;
+:func:`torchrun_restart_count` tells a restarted process so (the CLI then
+continues the run's own last checkpoint, see training/__main__.py), and
+:func:`torchrun_run_id` names the launch a checkpoint was written under.
+
 ``HIFILL_TRAIN_TRACE=DIR`` (a debugging aid, off by default) makes every
 process append one JSON line per step to DIR/rank<R>.jsonl (:class:`StepTrace`).
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +41,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 TRACE_ENV = "HIFILL_TRAIN_TRACE"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,13 +84,14 @@ class Group:
         dist.all_reduce(t)
         return {k: v / self.world_size for k, v in zip(keys, t.tolist())}
 
-    def any(self, flag: bool, device: torch.device) -> bool:
-        """True on every process when it is on one (a stop signal seen by one only)."""
+    def largest(self, value: int, device: torch.device) -> int:
+        """The largest of every process's ``value``, on every process (a stop
+        signal's number, 0 for none: one process's signal stops them all)."""
         if self.world_size == 1:
-            return flag
-        t = torch.tensor([int(flag)], device=device)
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+        return int(t.item())
 
     def describe(self, batch_size: int, shards: int) -> str:
         """The effective batch in words, for the log."""
@@ -120,11 +128,34 @@ def joined(device: str) -> Iterator[Tuple[Group, torch.device]]:
             raise ValueError(f"LOCAL_RANK {local}: this machine has {torch.cuda.device_count()} CUDA device(s)")
         dev, backend = torch.device("cuda", local), "nccl"
         torch.cuda.set_device(dev)
+    if rank == 0 and torchrun_restart_count() == 0 and _restarts_share_a_store():
+        log.warning("torchrun --max-restarts with its shared rendezvous store: a restart may fail to connect "
+                    "(a store of the first start's addresses); start torchrun with "
+                    "TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 (README, Train)")
     dist.init_process_group(backend)
     try:
         yield Group(rank, world, backend), dev
     finally:
         dist.destroy_process_group()
+
+
+def _restarts_share_a_store() -> bool:
+    """Restarts allowed, and torchrun's workers on the store its agent keeps
+    from one start to the next (PyTorch 2.13 here: restarts then failed to
+    connect 8 times in 12, and never in 17 with the store not shared)."""
+    return int(os.environ.get("TORCHELASTIC_MAX_RESTARTS") or 0) > 0 and \
+        os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+
+
+def torchrun_restart_count() -> int:
+    """How often torchrun has restarted this process's group (0: its first start, or no torchrun)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT") or 0)
+
+
+def torchrun_run_id() -> Optional[str]:
+    """torchrun's id of this launch (a fresh one per ``--standalone`` launch,
+    ``--rdzv-id`` otherwise); None outside torchrun."""
+    return os.environ.get("TORCHELASTIC_RUN_ID") or None
 
 
 def _digest(tensors: Sequence[torch.Tensor]) -> str:

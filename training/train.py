@@ -11,6 +11,7 @@ Run directory layout::
     RUN_DIR/config.yaml        the full TrainConfig of the run
     RUN_DIR/last.pt            latest checkpoint (atomic), what --resume reads
     RUN_DIR/step_XXXXXXXX.pt   snapshots every cfg.snapshot_every steps
+    RUN_DIR/stop.json          written on a clean end (finished, or a stop signal), see stopping.py
     RUN_DIR/losses.jsonl       one JSON line per logged step
     RUN_DIR/val.jsonl          validation metrics (with --val-data)
     RUN_DIR/samples/*.jpg      input with hole | coarse | refined | truth
@@ -20,7 +21,8 @@ A batch is a function of (seed, step) and every random draw of a step comes
 from per-step generators, so a resumed run reproduces the uninterrupted one.
 Under torchrun every process trains its shard of each step's batch through
 DistributedDataParallel and rank 0 alone writes the run directory
-(training/distributed.py).
+(training/distributed.py). SIGINT/SIGTERM stop every process after the same
+step, with a save (training/stopping.py).
 """
 from __future__ import annotations
 
@@ -29,12 +31,10 @@ import dataclasses
 import json
 import logging
 import random
-import signal
-import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -46,9 +46,10 @@ from .checkpoint import load_checkpoint, model_config_from, save_checkpoint, tot
 from .config import TrainConfig, config_to_yaml
 from .data import BatchSource, PrefetchedBatches, step_rng
 from .discriminator import Discriminator
-from .distributed import Group, StepTrace
+from .distributed import Group, StepTrace, torchrun_run_id
 from .losses import attention_losses, critic_loss, generator_losses
 from .model import build_generator
+from .stopping import StopSignals, clear_stop_record, signal_name, write_stop_record
 
 log = logging.getLogger(__name__)
 
@@ -285,39 +286,16 @@ def image_grid(last: Dict[str, torch.Tensor], rows: int = 4) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-class _StopFlag:
-    """SIGINT/SIGTERM set a flag checked between steps; a second signal aborts."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self._old: Dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.stop:
-            raise KeyboardInterrupt
-        self.stop = True
-        tqdm.write(f"signal {signum}: stopping after this step and saving (again to abort)")
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator["_StopFlag"]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        try:
-            yield self
-        finally:
-            for sig, old in self._old.items():
-                signal.signal(sig, old)
-
-
 def _truncate_log(path: Path, step: int) -> None:
-    """Drop lines after ``step`` (written after the checkpoint a resume starts from)."""
+    """Drop lines after ``step``: logged after the checkpoint a run starts
+    from (a resume, or a restart before the first save), they come again."""
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
-    path.write_text("".join(line + "\n" for line in keep))
+    lines = [line for line in path.read_text().splitlines() if line]
+    keep = [line for line in lines if json.loads(line).get("step", 0) <= step]
+    if len(keep) < len(lines):
+        log.info("%s: dropped %d line(s) after step %d (no checkpoint holds them)", path, len(lines) - len(keep), step)
+        path.write_text("".join(line + "\n" for line in keep))
 
 
 def check_run_dir(run_dir: Path, resume: bool) -> None:
@@ -326,7 +304,17 @@ def check_run_dir(run_dir: Path, resume: bool) -> None:
         if not (run_dir / LAST).is_file():
             raise RunDirError(f"--resume: no {LAST} in {run_dir}")
     elif existing_checkpoints(run_dir):
-        raise RunDirError(f"{run_dir} already has checkpoints: use --resume, or choose another --out")
+        raise RunDirError(f"{run_dir} already has checkpoints: use --resume (or --resume auto), "
+                          "or choose another --out")
+
+
+def init_config(cfg: TrainConfig, init_state: Dict[str, Any]) -> TrainConfig:
+    """``cfg`` of a run started with ``--init``: the checkpoint's architecture,
+    with the run's choice of attention head and learned scale."""
+    stored_model = dataclasses.replace(model_config_from(init_state), learned_scale=cfg.model.learned_scale,
+                                       max_softmax_scale=cfg.model.max_softmax_scale,
+                                       attention_head=cfg.model.attention_head)
+    return dataclasses.replace(cfg, model=stored_model)
 
 
 def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = False,
@@ -337,9 +325,10 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
     given: the caller merges any allowed overrides). ``init``: a new run
     starting from the weights of another checkpoint (fresh optimisers, step 0;
     the model config is taken from that checkpoint).
-    SIGINT/SIGTERM (Ctrl-C) stop after the current step, save and return
-    normally (the returned step is then below ``cfg.iters``); a second signal
-    aborts at once without saving. ``workers`` > 0 prepares the batches ahead
+    SIGINT/SIGTERM (Ctrl-C) stop every process after the same step; rank 0
+    saves and records the stop (training/stopping.py), and all return
+    normally (the returned step is then below ``cfg.iters``); further
+    signals wait for the save. ``workers`` > 0 prepares the batches ahead
     in that many processes (the same batches; for a GPU the CPU cannot feed).
     ``group``: this process's place in a data-parallel run (see
     training/distributed.py); every process calls this, rank 0 writes.
@@ -350,13 +339,9 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
     init_state = None
     if init is not None:
         init_state = load_checkpoint(init)
-        # the checkpoint's architecture, with the run's choice of attention head and learned scale
-        stored_model = dataclasses.replace(model_config_from(init_state), learned_scale=cfg.model.learned_scale,
-                                           max_softmax_scale=cfg.model.max_softmax_scale,
-                                           attention_head=cfg.model.attention_head)
-        if stored_model != cfg.model:
+        if init_config(cfg, init_state) != cfg:
             log.warning("--init: using the model config stored in %s", init)
-            cfg = dataclasses.replace(cfg, model=stored_model)
+            cfg = init_config(cfg, init_state)
     source = BatchSource(cfg.data, cfg.mask, cfg.batch_size, cfg.seed)
     val_source = None
     if cfg.val_data and group.is_main:
@@ -372,13 +357,16 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
         trainer.load_weights(init_state)
         extra = {"init_from": {"path": str(init), "step": int(init_state.get("step", 0)),
                                "total_steps": total_steps(init_state)}}
+    if torchrun_run_id() is not None:  # a torchrun restart resumes only its own launch's checkpoints
+        extra["torchrun_run_id"] = torchrun_run_id()
     if group.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        clear_stop_record(out)
         (out / "config.yaml").write_text(config_to_yaml(cfg))
         log.info("%s", group.describe(cfg.batch_size, cfg.shards))
 
     saved = trainer.step
-    stop, stopped = _StopFlag(), False
+    stop, signum = StopSignals(), 0
     trace = StepTrace.from_env(group)
 
     def save() -> None:
@@ -388,53 +376,56 @@ def train(cfg: TrainConfig, run_dir: str, device: str = "cpu", resume: bool = Fa
 
     cv2.setNumThreads(max(1, torch.get_num_threads()))
     bar = tqdm(total=cfg.iters, initial=trainer.step, disable=not (progress and group.is_main), dynamic_ncols=True)
-    try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(stop.installed())
-            if group.is_main:
-                run_log = stack.enter_context(_RunLog(out, cfg, resume_step=trainer.step if resume else None))
-            batches = stack.enter_context(PrefetchedBatches(source, workers)) if workers else source
-            while trainer.step < cfg.iters:
-                if group.any(stop.stop, dev):  # a signal to any process stops all after the same step
-                    stopped = True
-                    break
-                t0 = time.perf_counter()
-                x, mask = batches.batch(trainer.step, trainer.shards)
-                logs = trainer.train_step(x, mask)
-                step = trainer.step
-                if trace is not None:
-                    trace.record(step, trainer.shards, x, mask, (trainer.g, trainer.d))
-                if not group.is_main:  # the other processes only train
-                    continue
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("total", "l1", "ae", "att_kl", "att_top", "g_adv", "d")})
-                run_log.step(step, logs, time.perf_counter() - t0, trainer)
-                if val_source is not None and cfg.val_every and step % cfg.val_every == 0:
-                    run_log.validation(step, _validate(trainer, val_source, cfg))
-                if cfg.save_every and step % cfg.save_every == 0:
-                    save()
-                if cfg.snapshot_every and step % cfg.snapshot_every == 0:
-                    save_checkpoint(out / f"step_{step:08d}.pt", trainer.state_dict(extra))
-    finally:
-        bar.close()
-    if group.is_main and (trainer.step != saved or not (out / LAST).exists()):
-        save()
-    if group.is_main and stopped and trainer.step < cfg.iters:
-        print(f"interrupted at step {trainer.step}; saved {out / LAST} (continue with --resume)")
+    with stop.installed():  # until the stop is recorded: a signal meanwhile does not cut the save short
+        try:
+            with contextlib.ExitStack() as stack:
+                if group.is_main:  # from a fresh start too: lines of a start that never saved go
+                    run_log = stack.enter_context(_RunLog(out, cfg, start_step=trainer.step))
+                batches = stack.enter_context(PrefetchedBatches(source, workers)) if workers else source
+                while trainer.step < cfg.iters:
+                    signum = group.largest(stop.signum, dev)  # a signal to any process stops all after the same step
+                    if signum:
+                        break
+                    t0 = time.perf_counter()
+                    x, mask = batches.batch(trainer.step, trainer.shards)
+                    logs = trainer.train_step(x, mask)
+                    step = trainer.step
+                    if trace is not None:
+                        trace.record(step, trainer.shards, x, mask, (trainer.g, trainer.d))
+                    if not group.is_main:  # the other processes only train
+                        continue
+                    bar.update(1)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k in ("total", "l1", "ae", "att_kl", "att_top", "g_adv", "d")})
+                    run_log.step(step, logs, time.perf_counter() - t0, trainer)
+                    if val_source is not None and cfg.val_every and step % cfg.val_every == 0:
+                        run_log.validation(step, _validate(trainer, val_source, cfg))
+                    snapshot = cfg.snapshot_every and step % cfg.snapshot_every == 0
+                    if (cfg.save_every and step % cfg.save_every == 0) or snapshot:  # last.pt: the newest state
+                        save()
+                    if snapshot:
+                        save_checkpoint(out / f"step_{step:08d}.pt", trainer.state_dict(extra))
+        finally:
+            bar.close()
+        if group.is_main:
+            if trainer.step != saved or not (out / LAST).exists():
+                save()
+            record = write_stop_record(out, trainer.step, cfg.iters, signal_name(signum), group.world_size, LAST)
+            if signum:
+                print(f"stopped by {signal_name(signum)} after step {trainer.step}: saved {out / LAST}, "
+                      f"recorded in {record} (--resume, or the same command with --resume auto, continues)")
     return trainer.step
 
 
 class _RunLog:
     """losses.jsonl, val.jsonl, TensorBoard scalars/images and samples/*.jpg of a run."""
 
-    def __init__(self, out: Path, cfg: TrainConfig, resume_step: Optional[int]) -> None:
+    def __init__(self, out: Path, cfg: TrainConfig, start_step: int) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.out, self.cfg = out, cfg
-        if resume_step is not None:  # drop what was logged after the checkpoint
-            _truncate_log(out / "losses.jsonl", resume_step)
-            _truncate_log(out / "val.jsonl", resume_step)
-        self.writer = SummaryWriter(str(out / "tb"), purge_step=None if resume_step is None else resume_step + 1)
+        _truncate_log(out / "losses.jsonl", start_step)  # drop what was logged after the checkpoint
+        _truncate_log(out / "val.jsonl", start_step)
+        self.writer = SummaryWriter(str(out / "tb"), purge_step=start_step + 1)
         self.losses = open(out / "losses.jsonl", "a")
 
     def __enter__(self) -> "_RunLog":
