@@ -25,9 +25,11 @@ prepare TRAIN_DIR VAL_DIR [PACK_DIR]    on your machine
 run SECONDS OUT_DIR [BATCH] [WORKERS]   on the GPU machine, in the copy
     A new run from the bundled weights (--init), bf16 autocast (--amp) on
     CUDA, batches of BATCH (default 32) 256x256 crops prepared by WORKERS
-    processes (default 8), stopped with SIGINT after SECONDS (the trainer
-    saves; Ctrl-C stops it earlier the same way), then `python -m training
-    evaluate` at 512 on the validation photos. With GPUS=N (N > 1) the run
+    processes (default 8), stopped with one SIGINT after SECONDS (the trainer
+    finishes its step and saves; Ctrl-C stops it earlier the same way), then
+    `python -m training evaluate` at 512 on the validation photos. run.txt
+    says how training ended, from the trainer's record of a clean stop
+    (whatever torchrun's own status). With GPUS=N (N > 1) the run
     is data-parallel under torchrun: N processes, one per GPU, each with its
     own BATCH and WORKERS (an effective batch of N x BATCH). Writes into
     OUT_DIR: last.pt, losses.jsonl, config.yaml, evaluate_512.json,
@@ -226,25 +228,40 @@ EOF
     } >"$out_dir/run.txt"
     echo "training for $seconds s on $device, $gpus process(es) (log: $out_dir/train.log)"
     status=0
-    # --foreground: Ctrl-C here reaches the trainer too (it saves and stops)
-    timeout --foreground -s INT -k 60 "$seconds" "${cmd[@]}" >"$out_dir/train.log" 2>&1 || status=$?
+    # One SIGINT reaches the trainer (torchrun passes it on to its processes), from timeout after
+    # SECONDS or on a Ctrl-C here (--foreground: timeout gets Ctrl-C); in a session of its own
+    # (setsid) the trainer does not get the terminal's Ctrl-C a second time.
+    detach=()
+    if command -v setsid >/dev/null 2>&1; then detach=(setsid); fi
+    timeout --foreground -s INT -k 60 "$seconds" ${detach[@]+"${detach[@]}"} "${cmd[@]}" >"$out_dir/train.log" 2>&1 ||
+      status=$?
     tail -5 "$out_dir/train.log"
-    case $status in
-      0) how="finished" ;;
-      124) how="stopped after $seconds s" ;;
-      130) how="stopped by Ctrl-C" ;;
-      *) how="failed" ;;
-    esac
-    # torchrun exits 1 when a signal stops it, also when its processes saved as asked (they say so last)
-    if [ "$gpus" -gt 1 ] && [ "$status" = 1 ] && grep -q '^interrupted at step .*; saved' "$out_dir/train.log"; then
-      how="stopped by Ctrl-C"
+    # How it ended, from the trainer's record of a clean end (torchrun exits 1 after passing a signal on)
+    reason="" step="" signame=""
+    if [ -f "$work/run/stop.json" ]; then
+      reason=$(sed -n 's/.*"reason": "\([a-z]*\)".*/\1/p' "$work/run/stop.json")
+      step=$(sed -n 's/.*"step": \([0-9]*\).*/\1/p' "$work/run/stop.json")
+      signame=$(sed -n 's/.*"signal": "\([A-Z]*\)".*/\1/p' "$work/run/stop.json")
     fi
+    case $reason in
+      finished) how="finished" ;;
+      signal) how="stopped by $signame"
+              if [ "$status" = 124 ]; then how="stopped after $seconds s"; fi
+              how="$how; clean stop saved at step $step" ;;
+      *) how="failed: no record of a clean stop" ;;
+    esac
     echo "training exit status: $status ($how)" >>"$out_dir/run.txt"
     for f in last.pt losses.jsonl config.yaml; do  # out of the temporary run folder
       if [ -f "$work/run/$f" ]; then mv "$work/run/$f" "$out_dir/$f"; fi
     done
-    if [ "$how" = failed ]; then echo "error: training exited with status $status (see $out_dir/train.log)" >&2; exit 1; fi
-    [ -f "$out_dir/last.pt" ] || { echo "error: training stopped before its first step: no last.pt (more SECONDS?)" >&2; exit 1; }
+    if [ -z "$reason" ]; then
+      if [ "$status" = 124 ] && [ ! -f "$out_dir/last.pt" ]; then
+        echo "error: training stopped before its first step: no last.pt (more SECONDS?)" >&2
+      else
+        echo "error: training exited with status $status, with no record of a clean stop (see $out_dir/train.log)" >&2
+      fi
+      exit 1
+    fi
     echo "last.pt sha256: $(sha256 "$out_dir/last.pt")" >>"$out_dir/run.txt"
     echo "training $how; last.pt, losses.jsonl and config.yaml are in $out_dir; evaluating at 512"
     "$python" -m training evaluate --checkpoint "$out_dir/last.pt" --data "$photos/val" --size 512 \

@@ -5,8 +5,10 @@ GPUS > 1; and what it refuses."""
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -67,11 +69,11 @@ def test_prepare_run_collect_on_the_cpu(tmp_path):
     assert "processes: 1, batch: 1 per process (1 in all), workers: 1 per process" in run_txt
     assert "torch.distributed.run" not in run_txt  # one process: no torchrun
     assert "--init edge_app/models/hifill_train_state.pt" in run_txt and "--size 256" in run_txt
-    assert "training exit status: 124 (stopped after 20 s)" in run_txt
     metrics = json.loads((out / "evaluate_512.json").read_text())
     assert metrics["size"] == 512 and metrics["count"] == 1
     assert metrics["total_steps"] > metrics["step"] >= 1  # started from the bundled weights (--init)
     steps = metrics["step"]
+    assert f"training exit status: 124 (stopped after 20 s; clean stop saved at step {steps})" in run_txt
     assert len((out / "losses.jsonl").read_text().splitlines()) == steps
     assert "batch_size: 1" in (out / "config.yaml").read_text()
 
@@ -122,30 +124,49 @@ def test_usage_and_bad_arguments(tmp_path):
     assert done.returncode == 2 and "copy OUT_DIR back" in done.stderr
 
 
-# Stands in for PYTHON: records the training and evaluation commands (a
-# training writes a last.pt into its --out; FAKE_STOPPED: it says what the
-# trainer says when a signal stopped it, and exits 1 as torchrun then does);
-# anything else (the script's machine check) runs in the real interpreter.
+# Stands in for PYTHON: records the training and evaluation commands; a
+# training writes a last.pt into its --out and the trainer's stop.json of a
+# finished run. FAKE_STOPPED: the record of a clean signal stop, and status 1
+# as torchrun's after it passed the signal on; FAKE_CRASHED: status 1, no
+# record; FAKE_SIGNALS=FILE: it writes FILE once it counts SIGINTs, waits for
+# one, then 2 s for more, and logs how many came and whether it leads a
+# session of its own (a terminal's Ctrl-C does not reach it). Anything else (the
+# script's machine check) runs in the real interpreter.
 FAKE_PYTHON = """#!{python}
-import json, os, sys
+import json, os, signal, sys, time
 from pathlib import Path
 args = sys.argv[1:]
 if args[:2] not in (["-m", "torch.distributed.run"], ["-m", "training"]):
     os.execv(sys.executable, [sys.executable] + args)
-with open(os.environ["FAKE_LOG"], "a") as f:
-    f.write(json.dumps(args) + "\\n")
+log = open(os.environ["FAKE_LOG"], "a")
+log.write(json.dumps(args) + "\\n")
+log.flush()
 if "train" in args:
     out = Path(args[args.index("--out") + 1])
     out.mkdir(parents=True)
     (out / "last.pt").write_bytes(b"state")
-    if os.environ.get("FAKE_STOPPED"):
-        print("interrupted at step 1; saved " + str(out / "last.pt") + " (continue with --resume)")
+    if os.environ.get("FAKE_CRASHED"):
         sys.exit(1)
+    record = dict(reason="finished", signal=None, step=3)
+    if os.environ.get("FAKE_SIGNALS"):
+        got = []
+        signal.signal(signal.SIGINT, lambda *_: got.append(1))
+        Path(os.environ["FAKE_SIGNALS"]).write_text("counting")
+        deadline = time.monotonic() + 120
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(2)
+        log.write(json.dumps(dict(sigints=len(got), own_session=os.getsid(0) == os.getpid())) + "\\n")
+    if os.environ.get("FAKE_STOPPED") or os.environ.get("FAKE_SIGNALS"):
+        record = dict(reason="signal", signal="SIGINT", step=3)
+    (out / "stop.json").write_text(json.dumps(dict(record, iters=100000000, processes=2, checkpoint="last.pt")))
+    sys.exit(1 if os.environ.get("FAKE_STOPPED") else 0)
 """
 
 
 @pytest.mark.slow  # starts processes
-def test_run_on_several_gpus_starts_torchrun_with_the_batch_per_gpu(tmp_path):
+def _fake_env(tmp_path: Path, **more) -> dict:
+    """The script's environment with the stand-in PYTHON, on an empty prepared photo folder."""
     fake = tmp_path / "python"
     fake.write_text(FAKE_PYTHON.format(python=sys.executable))
     fake.chmod(0o755)
@@ -153,8 +174,14 @@ def test_run_on_several_gpus_starts_torchrun_with_the_batch_per_gpu(tmp_path):
     for sub in ("train", "val"):
         (photos / sub).mkdir(parents=True)
     (photos / "prepared.txt").write_text("prepared: for the test\n")
-    log = tmp_path / "commands.jsonl"
-    env = dict(os.environ, DEVICE="cpu", PYTHON=str(fake), PHOTOS=str(photos), FAKE_LOG=str(log), GPUS="2")
+    return dict(os.environ, DEVICE="cpu", PYTHON=str(fake), PHOTOS=str(photos),
+                FAKE_LOG=str(tmp_path / "commands.jsonl"), **more)
+
+
+@pytest.mark.slow  # starts processes
+def test_run_on_several_gpus_starts_torchrun_with_the_batch_per_gpu(tmp_path):
+    env = _fake_env(tmp_path, GPUS="2")
+    fake, log = env["PYTHON"], tmp_path / "commands.jsonl"
 
     done = _script("run", 5, "out", 3, 2, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -169,14 +196,17 @@ def test_run_on_several_gpus_starts_torchrun_with_the_batch_per_gpu(tmp_path):
     assert f"command: {fake} -m torch.distributed.run --standalone --nproc_per_node 2 -m training train" in run_txt
     assert "training exit status: 0 (finished)" in run_txt  # the stand-in returns at once
 
-    # torchrun exits 1 when a signal stopped it; the trainer's last words say whether it saved
+    # torchrun exits 1 after it passed a signal on; the trainer's record says the stop was clean
     log.unlink()
     done = _script("run", 5, "stopped", 3, 2, env=dict(env, FAKE_STOPPED="1"), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "training exit status: 1 (stopped by Ctrl-C)" in (tmp_path / "stopped" / "run.txt").read_text()
+    run_txt = (tmp_path / "stopped" / "run.txt").read_text()
+    assert "training exit status: 1 (stopped by SIGINT; clean stop saved at step 3)" in run_txt
     assert (tmp_path / "stopped" / "last.pt").read_bytes() == b"state"
-    done = _script("run", 5, "single", 3, 2, env=dict(env, FAKE_STOPPED="1", GPUS="1"), cwd=tmp_path)
-    assert done.returncode == 1 and "exited with status 1" in done.stderr  # one process: 1 is a failure
+    for gpus in ("1", "2"):  # the same status and no record: a failure, whatever the launcher
+        done = _script("run", 5, f"crashed{gpus}", 3, 2, env=dict(env, FAKE_CRASHED="1", GPUS=gpus), cwd=tmp_path)
+        assert done.returncode == 1 and "status 1, with no record of a clean stop" in done.stderr
+        assert "(failed: no record of a clean stop)" in (tmp_path / f"crashed{gpus}" / "run.txt").read_text()
 
     for gpus, device, message in [("0", "cpu", "GPUS must be a whole number >= 1"),
                                   ("two", "cpu", "GPUS must be a whole number >= 1"),
@@ -184,3 +214,27 @@ def test_run_on_several_gpus_starts_torchrun_with_the_batch_per_gpu(tmp_path):
         refused = _script("run", 5, "never", env=dict(env, GPUS=gpus, DEVICE=device), cwd=tmp_path)
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow  # starts processes
+def test_ctrl_c_reaches_the_trainer_once_and_is_reported_as_a_clean_stop(tmp_path):
+    """Ctrl-C (SIGINT to the script's whole process group, as a terminal
+    sends it) reaches the trainer once, passed on by timeout: the trainer is
+    in a session of its own, out of the terminal's reach (two signals sent
+    at once may merge into one, so the count alone would not show it)."""
+    counting = tmp_path / "counting"
+    env = _fake_env(tmp_path, GPUS="2", FAKE_SIGNALS=str(counting))
+    script = subprocess.Popen(["bash", str(SCRIPT), "run", "100", "out", "3", "2"],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not counting.exists():
+        assert script.poll() is None and time.monotonic() < deadline, script.communicate()
+        time.sleep(0.05)
+    os.killpg(script.pid, signal.SIGINT)
+    out, err = script.communicate(timeout=120)
+    assert script.returncode == 0, out + err
+    lines = [json.loads(line) for line in (tmp_path / "commands.jsonl").read_text().splitlines()]
+    assert {"sigints": 1, "own_session": True} in lines
+    assert "training exit status: 0 (stopped by SIGINT; clean stop saved at step 3)" in \
+        (tmp_path / "out" / "run.txt").read_text()
