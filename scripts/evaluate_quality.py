@@ -12,15 +12,30 @@ upsampling of the 512 result: the ablation) and the app with CRA. Metrics:
 - ``hf_ratio``: high-frequency energy in the hole (mean |Laplacian| of the
   grey image) divided by the truth's (1 is ideal; blur gives < 1);
 - ``sharpness``: the variance of that Laplacian in the hole divided by the
-  truth's (1 = as detailed as the real photo; a smooth fill is near 0).
+  truth's (1 = as detailed as the real photo; a smooth fill is near 0);
+- ``swd`` and ``swd_512``: the sliced Wasserstein distance between the
+  hole's Laplacian-pyramid patches in the result and in the truth, at
+  native size and on the hole's box scaled to at most 512 px a side
+  (lower is better: blur and streaks score badly, the right grain well
+  whatever its phase; training/hole_metrics.py);
+- ``edge_f1``: Canny edges of the result against the truth's inside the
+  hole's box scaled to at most 512 px, matched within 2 px (higher is
+  better: blur loses recall, streaks and repeats lose precision).
+
+Borrowed texture is never in phase with the truth, so L1 favours a smooth
+fill; SWD judges the detail and edge F1 the structure.
 
 Holes: brush strokes and object-shaped blobs (``--ratio`` of the frame) and
 thin wires (one to three sagging cables 3 to 12 px wide, 0.5 % to 3 % of the
 frame: the field camera's cable or pole), drawn from their own seeded
 generator so the other kinds' holes do not depend on them.
 
-Writes ``OUT/quality.json``, ``OUT/quality.md`` (the method x metric table)
-and ``OUT/quality_grid.jpg`` (input, mask, Telea, no-CRA, CRA, truth).
+Writes ``OUT/quality.json``, ``OUT/quality.md`` (the method x metric table),
+``OUT/quality_grid.jpg`` (input, mask, Telea, no-CRA, CRA, truth) and
+``OUT/worst_cases.jpg``: the cases where the app's result is furthest behind
+Navier-Stokes (SWD at 512 against Navier-Stokes', then edge F1), each as
+truth | app | Navier-Stokes around the hole: look at it before believing
+the table.
 
     .venv/bin/python scripts/evaluate_quality.py --data VAL_DIR --out OUT
 """
@@ -40,10 +55,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_app import AppConfig, Inpainter  # noqa: E402
+from edge_app.config import FILLS  # noqa: E402
 from edge_app.errors import ConfigError  # noqa: E402
 from edge_app.fileio import read_image  # noqa: E402
 from make_before_after import label  # noqa: E402  (scripts/ is sys.path[0])
 from training.masks import free_form_mask, lama_mask  # noqa: E402
+from training.hole_metrics import edge_f1, swd  # noqa: E402
 from training.metrics import ms_ssim  # noqa: E402
 
 METHODS = ("telea", "navier_stokes", "no_cra", "cra")
@@ -166,6 +183,9 @@ def score(result: np.ndarray, truth: np.ndarray, hole: np.ndarray) -> Dict[str, 
         "ms_ssim_around": float(around),
         "hf_ratio": float(np.abs(lap).mean()) / max(float(np.abs(lap_truth).mean()), 1e-6),
         "sharpness": float(lap.var()) / max(float(lap_truth.var()), 1e-6),
+        "swd": swd(result, truth, hole),
+        "swd_512": swd(result, truth, hole, max_side=512),
+        "edge_f1": edge_f1(result, truth, hole),
     }
 
 
@@ -186,15 +206,48 @@ def picture_grid(image: np.ndarray, hole: np.ndarray, results: Dict[str, np.ndar
     return np.vstack([np.hstack(out[:3]), np.hstack(out[3:])])
 
 
+def case_tiles(image: np.ndarray, hole: np.ndarray, results: Dict[str, np.ndarray], width: int = 400) -> np.ndarray:
+    """Truth | app (CRA) | Navier-Stokes around the hole, side by side."""
+    box = _around(hole)
+    tiles = []
+    for name, tile in (("truth", image), ("app", results["cra"]), ("Navier-Stokes", results["navier_stokes"])):
+        crop = tile[box]
+        height = int(round(crop.shape[0] * width / crop.shape[1]))
+        tiles.append(label(cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA), name))
+    return np.hstack(tiles)
+
+
+def behind_navier_stokes(case: Dict) -> Tuple[float, float]:
+    """How far the app is behind Navier-Stokes on a case: SWD at 512 as a
+    multiple of Navier-Stokes', then Navier-Stokes' edge F1 minus the app's."""
+    ours, ns = case["metrics"]["cra"], case["metrics"]["navier_stokes"]
+    ratio = ours["swd_512"] / max(ns["swd_512"], 1e-6)
+    return (ratio if ratio == ratio else 0.0), ns["edge_f1"] - ours["edge_f1"]
+
+
+def worst_cases(cases: List[Dict], tiles: List[np.ndarray], count: int = 6) -> np.ndarray:
+    """The ``count`` cases furthest behind Navier-Stokes, one captioned row each."""
+    rows = []
+    for i in sorted(range(len(cases)), key=lambda i: behind_navier_stokes(cases[i]), reverse=True)[:count]:
+        case, row = cases[i], tiles[i]
+        ratio, _ = behind_navier_stokes(case)
+        caption = np.zeros((40, row.shape[1], 3), np.uint8)
+        label(caption, f"{case['photo']} {case['kind']}#{case['index']}: SWD at 512 {ratio:.2f}x Navier-Stokes', "
+                       f"edge F1 {case['metrics']['cra']['edge_f1']:.2f} vs {case['metrics']['navier_stokes']['edge_f1']:.2f}")
+        rows.append(np.vstack([caption, row]))
+    return np.vstack(rows)
+
+
 def summarise(cases: List[Dict]) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Mean of each metric per mask kind ('all' too) and method."""
+    """Mean of each metric per mask kind ('all' too) and method (NaN-free:
+    a hole too thin for one SWD level is left out of that mean)."""
     summary: Dict[str, Dict[str, Dict[str, float]]] = {}
     for kind in MASK_KINDS + ("all",):
         chosen = [c for c in cases if kind in ("all", c["kind"])]
         if not chosen:
             continue
         summary[kind] = {
-            m: {k: float(np.mean([c["metrics"][m][k] for c in chosen])) for k in chosen[0]["metrics"][m]}
+            m: {k: float(np.nanmean([c["metrics"][m][k] for c in chosen])) for k in chosen[0]["metrics"][m]}
             for m in METHODS
         }
     return summary
@@ -202,12 +255,13 @@ def summarise(cases: List[Dict]) -> Dict[str, Dict[str, Dict[str, float]]]:
 
 def markdown_table(summary: Dict[str, Dict[str, Dict[str, float]]]) -> str:
     lines = ["| holes | method | L1 in hole (0..255, lower better) | MS-SSIM around hole (higher better) "
-             "| HF energy / truth | sharpness / truth (1 = as detailed as the photo) |",
-             "|---|---|---|---|---|---|"]
+             "| sharpness / truth (1 = as detailed as the photo) | SWD native (lower better) "
+             "| SWD at 512 (lower better) | edge F1 (higher better) |",
+             "|---|---|---|---|---|---|---|---|"]
     for kind, per_method in summary.items():
         for method, m in per_method.items():
             lines.append(f"| {kind} | {method} | {255 * m['l1_hole']:.2f} | {m['ms_ssim_around']:.4f} "
-                         f"| {m['hf_ratio']:.3f} | {m['sharpness']:.3f} |")
+                         f"| {m['sharpness']:.3f} | {m['swd']:.3f} | {m['swd_512']:.3f} | {m['edge_f1']:.3f} |")
     return "\n".join(lines)
 
 
@@ -216,6 +270,8 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--data", required=True, help="folder of validation photos (never used in training)")
     parser.add_argument("--out", required=True, help="output folder for quality.json/.md and quality_grid.jpg")
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled edge_app/models/hifill.onnx)")
+    parser.add_argument("--fill", choices=FILLS, default=AppConfig.fill,
+                        help="the app's --fill (default %(default)s)")
     parser.add_argument("--detail", type=float, default=AppConfig.attention_power,
                         help="the app's --detail for the CRA run (default %(default)s: the model's rows)")
     parser.add_argument("--holes-per-kind", type=int, default=2, help="seeded holes of each kind per photo (default 2)")
@@ -228,15 +284,15 @@ def main(argv: List[str] = None) -> int:
     if not photos:
         parser.error(f"{args.data}: no photos")
     try:
-        with_cra = Inpainter(args.model, backend="onnxruntime", cra=True, attention_power=args.detail)
+        with_cra = Inpainter(args.model, backend="onnxruntime", cra=True, fill=args.fill, attention_power=args.detail)
     except ConfigError as exc:
         parser.error(f"argument --detail: {exc.problem}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    inpainters = {"cra": with_cra, "no_cra": Inpainter(backend=with_cra.backend, cra=False)}
+    inpainters = {"cra": with_cra, "no_cra": Inpainter(backend=with_cra.backend, cra=False, fill=args.fill)}
     shared = np.random.default_rng(args.seed)  # strokes and objects: one stream, as before wires were added
     rngs = {"strokes": shared, "objects": shared, "wires": np.random.default_rng(args.seed + 1)}
-    cases, grid = [], None
+    cases, tiles, grid = [], [], None
     for photo in photos:
         image = read_image(str(photo))
         h, w = image.shape[:2]
@@ -248,6 +304,7 @@ def main(argv: List[str] = None) -> int:
                 metrics = {m: score(results[m], image, hole) for m in METHODS}
                 cases.append({"photo": photo.name, "size": [w, h], "kind": kind, "index": index,
                               "hole_fraction": float(hole.mean()), "metrics": metrics})
+                tiles.append(case_tiles(image, hole, results))
                 print(f"{photo.name} {w}x{h} {kind}#{index} hole {hole.mean():.1%}: "
                       + ", ".join(f"{m} L1 {metrics[m]['l1_hole']:.4f}" for m in METHODS), flush=True)
                 if grid is None and kind == "objects":
@@ -255,12 +312,14 @@ def main(argv: List[str] = None) -> int:
     summary = summarise(cases)
     table = markdown_table(summary)
     (out / "quality.json").write_text(json.dumps({"summary": summary, "cases": cases, "ratio": [lo, hi],
-                                                  "seed": args.seed, "detail": args.detail}, indent=2))
+                                                  "seed": args.seed, "detail": args.detail,
+                                                  "fill": args.fill}, indent=2))
     (out / "quality.md").write_text(table + "\n")
     if grid is not None:
         cv2.imwrite(str(out / "quality_grid.jpg"), grid, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    cv2.imwrite(str(out / "worst_cases.jpg"), worst_cases(cases, tiles), [cv2.IMWRITE_JPEG_QUALITY, 88])
     print(table)
-    print(f"wrote {out / 'quality.json'}, {out / 'quality.md'}, {out / 'quality_grid.jpg'}")
+    print(f"wrote {out / 'quality.json'}, {out / 'quality.md'}, {out / 'quality_grid.jpg'}, {out / 'worst_cases.jpg'}")
     return 0
 
 
