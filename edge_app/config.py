@@ -20,6 +20,8 @@ from .errors import ConfigError
 #: keep / black = hole (Huawei's Ascend sample).
 MASK_CONVENTIONS = ("white-hole", "keep-white")
 ROI_MODES = ("auto", "on", "off")
+#: How the hole is filled at the network's 512 view (see AppConfig.fill).
+FILLS = ("patches", "network")
 
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 
@@ -60,7 +62,14 @@ class AppConfig:
     #: See edge_app.preprocess.
     min_known: float = 0.5
 
-    # --- CRA ---------------------------------------------------------------
+    # --- fill and CRA --------------------------------------------------------
+    #: "patches": the hole is completed at 512 from the photo's own patches,
+    #: started from an edge-continuing fill and guided by the network's
+    #: attention (edge_app.completion), and CRA borrows the full-resolution
+    #: detail through the completion's sources (edge_app.cra.dense);
+    #: "network": the network's own fill and CRA by its attention cells (the
+    #: reference's design; the AI-core CRA product applies to it).
+    fill: str = "patches"
     #: False: plain bilinear upsampling of the 512 result in the hole (ablation).
     cra: bool = True
     #: Soft-mask values at or below this are treated as 0 (a change below half
@@ -169,6 +178,13 @@ class AppConfig:
         for name, valid, problem in _RULES:
             if not valid(getattr(self, name)):
                 raise ConfigError(name, problem)
+        if self.fill != "network":  # settings of cell CRA only
+            if self.attention_power != 1.0:
+                raise ConfigError("attention_power", "sharpens the attention rows of cell CRA: it needs "
+                                                     "fill 'network' (--fill network)")
+            if self.cra_matmul_model:
+                raise ConfigError("cra_matmul_model", "runs the product of cell CRA on the AI core: it needs "
+                                                      "fill 'network' (--fill network)")
 
 
 def _between(low: float, high: float):
@@ -190,6 +206,7 @@ _RULES = (
     ("roi_min_side", _at_least(1), "must be >= 1 pixel"),
     ("roi_auto_max_area", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
     ("min_known", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    ("fill", lambda v: v in FILLS, "must be one of " + ", ".join(FILLS)),
     ("soft_floor", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
     ("blend_feather", _at_least(0), "must be >= 0 pixels"),
     ("attention_prune_mass", lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),

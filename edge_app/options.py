@@ -12,7 +12,7 @@ import argparse
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .backends import backend_choices
-from .config import MASK_CONVENTIONS, ROI_MODES, AppConfig
+from .config import FILLS, MASK_CONVENTIONS, ROI_MODES, AppConfig
 from .errors import ConfigError
 
 COMMANDS = ("inpaint", "stream", "serve", "bench")
@@ -69,6 +69,10 @@ TABLE = (
     Flag("min_known", "a pixel of the network's 512 x 512 view is known when at least this fraction of its area "
                       "is (1: any hole pixel makes it a hole; default: %(default)s)", _ALL, "processing",
          metavar="F"),
+    Flag("fill", "patches: the hole is completed from the photo's own patches (continues horizons and edges, with "
+                 "their grain) and CRA borrows full-resolution detail where those patches came from; network: "
+                 "the network's own fill and CRA by its attention cells (default: %(default)s)", _ALL,
+         "processing", choices=FILLS),
     Flag("cra", "plain bilinear upsampling of the 512 result in the hole (ablation: no borrowed detail)",
          _ALL, "processing", flag="--no-cra"),
     Flag("soft_floor", "blend weights at or below this count as 0: those pixels come back bit-identical "

@@ -25,8 +25,11 @@ import numpy as np
 from . import cra, masks, roi
 from .backends import Backend, backend_class, open_backend, resolve_backend
 from .backends.base import Outputs
+from .completion import complete_view
+from .cra.dense import SourceField, compose_dense
 from .config import AppConfig
 from .errors import InpaintError
+from .interface import ATTENTION_CELLS
 from .preprocess import image_input, known_fraction, known_small_image, majority_hole, mask_input, small_hole
 from .thin_holes import ThinHoles
 
@@ -125,18 +128,34 @@ class MaskFrames:
             inpainted, attention, blend = inferred.outputs
             blend = blend.reshape(blend.shape[-3:-1])
             plan = self._plan_for(blend, timings)
-            cra.compose(image[prepared.window], prepared.hole, inpainted, attention if config.cra else None,
-                        blend, small=inferred.small, plan=plan, out=out[prepared.window],
-                        soft_floor=config.soft_floor, feather=config.blend_feather,
-                        prune_mass=config.attention_prune_mass, attention_power=config.attention_power,
-                        chunk_cells=config.cra_chunk_cells, threads=config.cra_threads,
-                        matmul=self.inpainter.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
+            field = self._completion(inferred, attention, timings) if config.fill == "patches" else None
+            if field is not None:
+                compose_dense(image[prepared.window], field, plan, out[prepared.window], detail=config.cra,
+                              threads=config.cra_threads, timings=timings)
+            else:
+                cra.compose(image[prepared.window], prepared.hole, inpainted, attention if config.cra else None,
+                            blend, small=inferred.small, plan=plan, out=out[prepared.window],
+                            soft_floor=config.soft_floor, feather=config.blend_feather,
+                            prune_mass=config.attention_prune_mass, attention_power=config.attention_power,
+                            chunk_cells=config.cra_chunk_cells, threads=config.cra_threads,
+                            matmul=self.inpainter.backend.aggregator(plan.ph * plan.pw * 3), timings=timings)
             if prepared.thin:
                 t0 = time.perf_counter()
                 prepared.thin.fill(image[prepared.window], out[prepared.window])
                 _add(timings, "blend", time.perf_counter() - t0)
         self.inpainter.timings = timings
         return out
+
+    def _completion(self, inferred: Inferred, attention: np.ndarray,
+                    timings: Dict[str, float]) -> Optional[SourceField]:
+        """The 512 view completed from its own patches (time under "cra"), as
+        the field CRA borrows through; None when nothing is wholly known."""
+        t0 = time.perf_counter()
+        rows = np.asarray(attention, dtype=np.float32).reshape(ATTENTION_CELLS, ATTENTION_CELLS)
+        completion = complete_view(inferred.small, self.prepared.any_hole, rows)
+        field = None if completion is None else SourceField(completion, self.prepared.hole.shape)
+        _add(timings, "cra", time.perf_counter() - t0)
+        return field
 
     def _plan_for(self, blend: np.ndarray, timings: Dict[str, float]) -> cra.CraPlan:
         """The kept CRA plan, rebuilt (time under "cra") when the blend mask changed."""

@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from edge_app import AppConfig, Inpainter  # noqa: E402
+from edge_app.config import FILLS  # noqa: E402
 from edge_app.errors import ConfigError, InpaintError  # noqa: E402
 from edge_app.fileio import read_image  # noqa: E402
 from edge_app.masks import read_hole  # noqa: E402
@@ -47,14 +48,15 @@ def main(argv=None) -> int:
     parser.add_argument("--image", default=str(SAMPLE / "bridge.jpg"), help="photo (default: the bundled sample)")
     parser.add_argument("--mask", default=str(SAMPLE / "bridge_mask.png"), help="its mask, white = hole")
     parser.add_argument("--model", default=None, help="ONNX model (default: the bundled one)")
+    parser.add_argument("--fill", choices=FILLS, default=AppConfig.fill, help="the app's --fill (default %(default)s)")
     parser.add_argument("--detail", type=float, default=AppConfig.attention_power,
-                        help="the app's --detail (default %(default)s)")
+                        help="the app's --detail (default %(default)s; with --fill network)")
     parser.add_argument("--ring", type=int, default=16, help="width of the ring of known pixels (default 16)")
     parser.add_argument("--tolerance", type=float, default=3.0,
                         help="largest accepted |difference| of the app, grey levels per channel (default 3)")
     args = parser.parse_args(argv)
     try:
-        inpainter = Inpainter(args.model, backend="onnxruntime", attention_power=args.detail)
+        inpainter = Inpainter(args.model, backend="onnxruntime", fill=args.fill, attention_power=args.detail)
     except ConfigError as exc:
         parser.error(f"argument --detail: {exc.problem}")
     image = read_image(args.image)

@@ -82,13 +82,14 @@ def test_cra_puts_the_texture_back(wall):
     """One inference, three endings: CRA, no CRA, and CRA with sharpened rows
     (--detail 3), which borrows from fewer cells and brings back more."""
     image, hole = wall
-    with Inpainter(MODEL, thin_width=0) as inpainter:
+    with Inpainter(MODEL, thin_width=0, fill="network") as inpainter:
         frames = inpainter.for_mask(hole)
         inferred = frames.infer(image)
         with_cra = frames.finish(image, inferred)
-        without = Inpainter(backend=inpainter.backend, thin_width=0, cra=False).for_mask(hole).finish(image, inferred)
-        detailed = Inpainter(backend=inpainter.backend, thin_width=0, attention_power=3.0).for_mask(hole).finish(
-            image, inferred)
+        without = Inpainter(backend=inpainter.backend, thin_width=0, cra=False, fill="network").for_mask(
+            hole).finish(image, inferred)
+        detailed = Inpainter(backend=inpainter.backend, thin_width=0, attention_power=3.0, fill="network").for_mask(
+            hole).finish(image, inferred)
     sharp, plain = _sharpness(with_cra, image, hole), _sharpness(without, image, hole)
     assert sharp > MIN_SHARPNESS and sharp > 3 * plain, (sharp, plain)
     more = _sharpness(detailed, image, hole)

@@ -189,8 +189,8 @@ def test_stream_runs_inference_in_its_own_thread_on_acl(acl, models, tmp_path):
 def test_cra_product_on_the_ai_core(acl, models, tmp_path):
     image, mask = frame_and_mask(320, 480)  # cells 10 x 15: P = 450
     matmul_om = edge_fakes.cra_matmul_om(tmp_path, 10 * 15 * 3)
-    with Inpainter(model=models["om"], backend="acl", roi="off") as host, \
-            Inpainter(model=models["om"], backend="acl", roi="off", cra_matmul_model=matmul_om) as npu:
+    with Inpainter(model=models["om"], backend="acl", roi="off", fill="network") as host, \
+            Inpainter(model=models["om"], backend="acl", roi="off", fill="network", cra_matmul_model=matmul_om) as npu:
         cra_model = npu.backend.aggregator(450)
         assert cra_model is not None and npu.backend.aggregator(451) is None
         expected, out = host(image, mask), npu(image, mask)

@@ -39,8 +39,9 @@ def video(tmp_path):
 
 
 def fixed_mask():
+    """Over the frame number's first digit: a fill (the plain background) differs from the frame."""
     mask = np.zeros((SIZE[1], SIZE[0]), np.uint8)
-    mask[20:50, 100:140] = 1
+    mask[45:88, 35:82] = 1
     return mask
 
 

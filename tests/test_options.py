@@ -71,7 +71,7 @@ def test_defaults_are_the_configs(command):
 def test_each_flag_sets_its_field():
     """A value off the default for every flag of every command reaches that field."""
     samples = {str: {"backend": "onnxruntime", "cra_matmul_model": "p.om", "mask_convention": "keep-white",
-                     "roi": "off", "stream_fourcc": "FFV1"}}
+                     "roi": "off", "stream_fourcc": "FFV1", "fill": "network"}}
     for command in COMMANDS:
         for flag in TABLE:
             if command not in flag.commands:
@@ -85,11 +85,20 @@ def test_each_flag_sets_its_field():
             else:  # fractions halved, the rest one more
                 value = default / 2 if isinstance(default, float) and default <= 1 else default + 1
                 argv = [flag.name, str(value)]
+            if flag.field in CELL_CRA:
+                argv += ["--fill", "network"]
             config = parse(build_parser(), REQUIRED[command] + argv).config
             assert getattr(config, flag.field) == value, (command, flag.name)
 
 
+#: Settings of cell CRA (--fill network) only.
+CELL_CRA = ("attention_power", "cra_matmul_model")
+
+
 @pytest.mark.parametrize("argv, words", [
+    (["--detail", "3"], "argument --detail: sharpens the attention rows of cell CRA: it needs fill 'network' "
+                        "(--fill network)"),
+    (["--cra-matmul", "p.om"], "argument --cra-matmul: runs the product of cell CRA on the AI core"),
     (["--feather", "-1"], "argument --feather: must be >= 0"),
     (["--cra-threads", "-2"], "argument --cra-threads: must be >= 0"),
     (["--min-known", "1.5"], "argument --min-known: must be in (0, 1]"),

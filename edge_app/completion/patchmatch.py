@@ -1,0 +1,249 @@
+"""One pyramid level of the completion: patch search (PatchMatch) and voting.
+
+Every pixel whose ``PATCH`` x ``PATCH`` patch touches the hole is a target;
+every pixel whose patch lies wholly in the known part of the frame is a
+source. A nearest-neighbour field (NNF) gives each target a source. It is
+improved by PatchMatch (Barnes et al. 2009), all targets at once:
+propagation (a target tries its neighbours' shifts, at jumps of 4, 2 and 1
+pixels) and random search (shifts within a radius that halves down to 1),
+plus any candidates the caller passes (the network's attention names
+context cells worth trying). ``vote`` rebuilds the hole as the weighted
+mean of the source patches that cover each pixel (Wexler et al. 2007:
+weights fall with the patch distance).
+"""
+from typing import Iterable, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+#: Patch side (odd). 5 beat 7 on our tuning photos (edge F1 and L1).
+PATCH = 5
+RADIUS = PATCH // 2
+#: Patches are compared by their lowest-frequency components (a 2-D DCT of
+#: each colour plane after an orthonormal colour transform: distances are
+#: the patch distances less the finest detail, where natural patches hold
+#: little energy): spatial frequencies u + v <= these, for the luminance and
+#: the two colour-difference planes.
+KEPT_FREQUENCIES = (3, 1, 1)
+#: Propagation jumps, in pixels.
+JUMPS = (4, 2, 1)
+_NEIGHBOURS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+#: Candidates per iteration along the edge a target lies on.
+ALONG_TRIES = 4
+#: A neighbour's shift is taken when its distance is at most this much above
+#: the target's own (make_coherent).
+COHERENCE_SLACK = 0.25
+#: Vote weights: exp(-distance / (2 sigma^2)), sigma^2 this quantile of the distances.
+SIGMA_QUANTILE = 0.75
+
+Candidates = Iterable[Tuple[np.ndarray, np.ndarray]]
+
+
+def _dct_basis() -> List[np.ndarray]:
+    """The orthonormal 1-D DCT-II basis on PATCH samples."""
+    n = np.arange(PATCH)
+    return [np.sqrt((1.0 if u == 0 else 2.0) / PATCH) * np.cos(np.pi * (2 * n + 1) * u / (2 * PATCH))
+            for u in range(PATCH)]
+
+
+#: Orthonormal colour transform (BGR -> luminance, two colour differences).
+_COLOUR = np.array([[1, 1, 1], [1, 0, -1], [1, -2, 1]], np.float32) / np.array(
+    [[np.sqrt(3)], [np.sqrt(2)], [np.sqrt(6)]], np.float32)
+_KERNELS = [(plane, np.outer(_dct_basis()[u], _dct_basis()[v]).astype(np.float32))
+            for plane, top in enumerate(KEPT_FREQUENCIES)
+            for total in range(top + 1) for u in range(total + 1) for v in (total - u,)]
+FEATURES = len(_KERNELS)
+
+
+def patch_features(image: np.ndarray) -> np.ndarray:
+    """float32 (H, W, FEATURES): each pixel's patch as its kept DCT
+    coefficients (OpenCV filters, edges reflected)."""
+    planes = cv2.transform(image, _COLOUR)
+    return np.stack([cv2.filter2D(planes[..., plane], cv2.CV_32F, kernel, borderType=cv2.BORDER_REFLECT_101)
+                     for plane, kernel in _KERNELS], axis=2)
+
+
+class Level:
+    """Targets, sources and the index between them for one hole at one size."""
+
+    def __init__(self, hole: np.ndarray):
+        self.hole = hole
+        self.shape = hole.shape
+        square = np.ones((PATCH, PATCH), np.uint8)
+        known = (~hole).view(np.uint8)
+        #: centres of patches wholly known and inside the frame
+        self.valid = cv2.erode(known, square, borderType=cv2.BORDER_CONSTANT, borderValue=0) != 0
+        self.vy, self.vx = np.nonzero(self.valid)
+        self.ty, self.tx = np.nonzero(cv2.dilate(hole.view(np.uint8), square) != 0)
+        #: target number of each pixel (-1: not a target)
+        self.index = np.full(self.shape, -1, np.intp)
+        self.index[self.ty, self.tx] = np.arange(self.ty.size)
+        #: the hole's pixels as flat indices
+        self.hole_pixels = np.flatnonzero(hole)
+        self._table = None  # type: Optional[np.ndarray]
+        self._coverage = None
+
+    def coverage(self):
+        """Per patch shift (dy, dx): the targets whose patch, shifted so, covers
+        a hole pixel, and those pixels (flat indices); mask-only, made once."""
+        if self._coverage is None:
+            h, w = self.shape
+            self._coverage = []
+            for dy in range(-RADIUS, RADIUS + 1):
+                for dx in range(-RADIUS, RADIUS + 1):
+                    py, px = self.ty + dy, self.tx + dx
+                    keep = (py >= 0) & (py < h) & (px >= 0) & (px < w)
+                    keep[keep] = self.hole[py[keep], px[keep]]
+                    which = np.flatnonzero(keep)
+                    self._coverage.append(((dy, dx), (which, py[which] * w + px[which])))
+        return self._coverage
+
+    @property
+    def has_sources(self) -> bool:
+        return self.vy.size > 0
+
+    def random_sources(self, count: int, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+        pick = rng.integers(0, self.vy.size, count)
+        return self.vy[pick], self.vx[pick]
+
+    def snap(self, sy: np.ndarray, sx: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates clamped into the frame, and whether each is a source."""
+        h, w = self.shape
+        sy = np.clip(sy, RADIUS, h - 1 - RADIUS)
+        sx = np.clip(sx, RADIUS, w - 1 - RADIUS)
+        return sy, sx, self.valid[sy, sx]
+
+    def index_sources(self, image: np.ndarray) -> None:
+        """Keep every pixel's patch features of ``image`` for the search
+        (source patches never change: they hold no hole pixel)."""
+        self._table = patch_features(image).reshape(-1, FEATURES)
+
+    def target_features(self, image: np.ndarray) -> np.ndarray:
+        """(targets, FEATURES) patch features of ``image`` at the targets."""
+        return patch_features(image)[self.ty, self.tx]
+
+    def distance(self, targets: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
+        """Squared distances between target features and the sources' (from the index)."""
+        diff = targets - self._table[sy * self.shape[1] + sx]
+        return np.einsum("ij,ij->i", diff, diff)
+
+
+def _try(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray], cost: np.ndarray,
+         cy: np.ndarray, cx: np.ndarray, usable: Optional[np.ndarray] = None) -> None:
+    """Keep each candidate source that is closer than the target's current one."""
+    cy, cx, valid = level.snap(cy, cx)
+    if usable is not None:
+        valid &= usable
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return
+    new = level.distance(targets[idx], cy[idx], cx[idx])
+    better = new < cost[idx]
+    chosen = idx[better]
+    nnf[0][chosen], nnf[1][chosen], cost[chosen] = cy[chosen], cx[chosen], new[better]
+
+
+def search(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray], iterations: int,
+           rng: np.random.Generator, candidates: Optional[Candidates] = None,
+           along: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> np.ndarray:
+    """Improve ``nnf`` (source rows, source columns; changed in place) for the
+    target patches ``targets``; returns each target's patch distance.
+    ``along``: per target a (dy, dx) direction (zero where none) in which
+    patches further along from the target are tried (the edge it lies on)."""
+    sy, sx = nnf
+    cost = level.distance(targets, sy, sx)
+    for cy, cx in candidates or ():
+        _try(level, targets, nnf, cost, cy, cx)
+    h, w = level.shape
+    for _ in range(iterations):
+        if along is not None:
+            for _ in range(ALONG_TRIES):
+                r = rng.uniform(PATCH, max(h, w) / 2.0, sy.size) * rng.choice((-1.0, 1.0), sy.size)
+                _try(level, targets, nnf, cost, np.rint(level.ty + r * along[0]).astype(np.intp),
+                     np.rint(level.tx + r * along[1]).astype(np.intp), (along[0] != 0) | (along[1] != 0))
+        for jump in JUMPS:
+            for dy, dx in _NEIGHBOURS:
+                ny, nx = level.ty + dy * jump, level.tx + dx * jump
+                inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+                neighbour = np.where(inside, level.index[np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)], -1)
+                n = np.maximum(neighbour, 0)
+                _try(level, targets, nnf, cost, sy[n] - dy * jump, sx[n] - dx * jump, neighbour >= 0)
+        radius = max(h, w) // 2
+        while radius >= 1:
+            _try(level, targets, nnf, cost, sy + rng.integers(-radius, radius + 1, sy.size),
+                 sx + rng.integers(-radius, radius + 1, sx.size))
+            radius //= 2
+    return cost
+
+
+def make_coherent(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray], cost: np.ndarray,
+                  passes: int = 2) -> None:
+    """Let each target take the shift most of its four neighbours share,
+    when that fits almost as well (within COHERENCE_SLACK of its own
+    distance), so that neighbours copy one piece of the source rather than
+    copies a pixel or two apart: the vote averages overlapping patches, and
+    averaging a texture with itself shifted by a few pixels leaves a hatched
+    ghost of it (more so once the field is doubled for the finer levels).
+    Half the targets move at a time (a checkerboard), so two neighbours
+    never swap shifts."""
+    sy, sx = nnf
+    h, w = level.shape
+    parity = (level.ty + level.tx) % 2
+    for _ in range(passes):
+        for colour in (0, 1):
+            shifts = []  # each neighbour's shift (rows, columns), or None where there is none
+            for dy, dx in _NEIGHBOURS:
+                ny, nx = level.ty + dy, level.tx + dx
+                inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+                n = np.where(inside, level.index[np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)], -1)
+                k = np.maximum(n, 0)
+                shifts.append((n >= 0, sy[k] - level.ty[k], sx[k] - level.tx[k]))
+            own = (np.ones(sy.size, bool), sy - level.ty, sx - level.tx)
+
+            def votes(shift):
+                has, oy, ox = shift
+                return has * sum(h_ & (oy == y_) & (ox == x_) for h_, y_, x_ in shifts)
+
+            best_votes, best_y, best_x = votes(own), own[1].copy(), own[2].copy()
+            for shift in shifts:
+                v = votes(shift)
+                better = v > best_votes
+                best_votes[better], best_y[better], best_x[better] = v[better], shift[1][better], shift[2][better]
+            cy, cx, valid = level.snap(level.ty + best_y, level.tx + best_x)
+            idx = np.flatnonzero(valid & (parity == colour) & ((cy != sy) | (cx != sx)))
+            if idx.size == 0:
+                continue
+            new = level.distance(targets[idx], cy[idx], cx[idx])
+            take = new <= cost[idx] * (1.0 + COHERENCE_SLACK)
+            chosen = idx[take]
+            sy[chosen], sx[chosen], cost[chosen] = cy[chosen], cx[chosen], new[take]
+
+
+def vote(image: np.ndarray, level: Level, nnf: Tuple[np.ndarray, np.ndarray],
+         cost: Optional[np.ndarray] = None) -> np.ndarray:
+    """A copy of ``image`` (float32 (H, W, C)) whose hole pixels are the
+    weighted mean of the source pixels that the patches covering them name
+    (equal weights without ``cost``)."""
+    sy, sx = nnf
+    if cost is None:
+        weight = np.ones(sy.size, np.float32)
+    else:
+        sigma2 = float(np.quantile(cost, SIGMA_QUANTILE)) + 1e-6
+        weight = np.maximum(np.exp(-cost / (2.0 * sigma2)), 1e-30).astype(np.float32)
+    h, w = level.shape
+    channels = image.shape[2]
+    padded = cv2.copyMakeBorder(image, RADIUS, RADIUS, RADIUS, RADIUS, cv2.BORDER_REFLECT_101)
+    flat = padded.reshape(-1, channels)
+    stride = w + 2 * RADIUS
+    base = (sy + RADIUS) * stride + (sx + RADIUS)  # each source's centre in the padded image
+    total = np.zeros((h * w, channels), np.float32)
+    weights = np.zeros(h * w, np.float32)
+    for (dy, dx), (which, pixels) in level.coverage():
+        # one target per pixel for a given shift: plain fancy-index adds are exact
+        wk = weight[which]
+        total[pixels] += flat[base[which] + dy * stride + dx] * wk[:, None]
+        weights[pixels] += wk
+    out = image.copy()
+    hole = level.hole_pixels
+    out.reshape(-1, channels)[hole] = total[hole] / weights[hole][:, None]
+    return out
