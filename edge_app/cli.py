@@ -15,7 +15,7 @@ import numpy as np
 
 from . import bench, fileio, masks
 from .config import AppConfig
-from .errors import InpaintError, InpaintWarning
+from .errors import InpaintError, InpaintWarning, NotAMaskError
 from .options import add_options, parse
 from .timings import Timings, in_order
 
@@ -76,10 +76,19 @@ def open_inpainter(args: argparse.Namespace):
     return Inpainter.from_config(args.config, args.model)
 
 
-def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray]:
-    """(image, hole) from files: the image with its depth, grey and alpha
-    (fileio.read_source), the hole by the configured mask convention."""
-    return fileio.read_source(image_path), masks.read_hole(mask_path, config)
+def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, masks.MaskFile]:
+    """(image, mask) from files: the image with its depth, grey and alpha
+    (fileio.read_source), the mask by the configured conventions. A mask
+    that looks like a photo while the image looks like a mask: the
+    arguments are swapped, and the error says so."""
+    image = fileio.read_source(image_path)
+    try:
+        return image, masks.read_mask(mask_path, config)
+    except NotAMaskError:
+        if masks.looks_like_a_mask(image.bgr):
+            raise NotAMaskError("looks like a photo, and {} like a mask: are IMAGE and MASK swapped? The photo "
+                                "comes first: inpaint PHOTO MASK -o OUT".format(image_path), mask_path)
+        raise
 
 
 def _pairs(image_dir: str, mask_dir: str, out_dir: str) -> Tuple[List[Tuple[str, str, str]], List[str]]:
@@ -135,21 +144,23 @@ def _print_timings(timings: Timings, frames: int = 1) -> None:
 
 def _read_one(image_path: str, mask_path: str, out_path: str,
               config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray, float]:
-    """Check OUT, read the pair and check that OUT's format keeps the image's
-    depth and alpha, before any inference: (image, hole, decode seconds)."""
+    """Check OUT, read and check the pair (its notes printed as warnings) and
+    check that OUT's format keeps the image's depth and alpha, before any
+    inference: (image, hole, decode seconds)."""
     fileio.check_output_path(out_path, (image_path, mask_path), config.overwrite)
     t0 = time.perf_counter()
-    image, hole = read_pair(image_path, mask_path, config)
+    image, mask = read_pair(image_path, mask_path, config)
     decode = time.perf_counter() - t0
     fileio.check_format(out_path, image.colour.dtype, image.alpha is not None)
-    return image, hole, decode
+    masks.warn(masks.check_pair(image.bgr, mask.hole, config, mask_path, by_alpha=mask.by_alpha))
+    return image, mask.hole, decode
 
 
 def _inpaint_one(inpainter, job: Tuple[fileio.SourceImage, np.ndarray, float], mask_path: str, out_path: str,
                  config: AppConfig, timings: bool) -> None:
-    """Inpaint a pair read by _read_one and write it in the input's layout (SourceImage.restore)."""
+    """Inpaint a pair read and checked by _read_one and write it in the input's layout (SourceImage.restore)."""
     image, hole, decode = job
-    result = inpainter.inpaint(image.bgr, hole, mask_path)
+    result = inpainter.for_mask(hole).inpaint(image.bgr)
     t0 = time.perf_counter()
     fileio.write_image(out_path, image.restore(result), config.jpeg_quality)
     stages = dict(inpainter.timings, decode=decode, encode=time.perf_counter() - t0)
@@ -205,12 +216,12 @@ def cmd_stream(args: argparse.Namespace) -> int:
             raise InpaintError("output path is the input file {} (choose another -o)".format(src), args.output)
     if os.path.exists(args.output) and not config.overwrite:
         raise InpaintError("output exists (pass --overwrite to replace it)", args.output)
-    hole = masks.read_hole(args.mask, config)
+    mask = masks.read_mask(args.mask, config)
     with open_inpainter(args) as inpainter:
         progress = Progress(args.max_frames, "stream")
         try:
-            report = run_stream(inpainter, args.source, hole, args.output, args.max_frames,
-                                progress=lambda n: progress.update(), mask_path=args.mask)
+            report = run_stream(inpainter, args.source, mask.hole, args.output, args.max_frames,
+                                progress=lambda n: progress.update(), mask_path=args.mask, by_alpha=mask.by_alpha)
         finally:
             progress.close()
     print("wrote {}: {}".format(args.output, report.summary()))

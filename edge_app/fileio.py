@@ -5,8 +5,8 @@ The model works on uint8 BGR (H, W, 3): JPEG EXIF orientation applied,
 what that copy leaves out (bit depth, grey, alpha) so that
 ``SourceImage.restore`` gives back the file's layout, and ``write_image``
 refuses a format that would lose depth or alpha instead of downgrading.
-Mask files come back as raw arrays (grey, or BGRA when they have alpha) for
-``masks.hole_from_file_array`` to interpret.
+Mask files come back as raw arrays (grey, BGR, or BGRA when they have
+alpha) for ``masks.mask_file_from_array`` to interpret.
 """
 import os
 from typing import Optional
@@ -140,21 +140,21 @@ def read_image(path: str) -> np.ndarray:
 
 
 def read_mask_file(path: str) -> np.ndarray:
-    """uint8 (H, W) grey, or (H, W, 4) BGRA when the file has an alpha channel.
+    """uint8 (H, W) grey, (H, W, 3) BGR, or (H, W, 4) BGRA when the file has
+    an alpha channel: the colours are kept, so that a photo passed as the
+    mask can be told from a mask.
 
-    JPEG masks are decoded as grey with EXIF orientation applied, like the
-    images, so a mask drawn over the displayed photo lines up with it.
+    JPEG masks are decoded with EXIF orientation applied, like the images,
+    so a mask drawn over the displayed photo lines up with it.
     """
-    return mask_from_array(_decode_file(path, cv2.IMREAD_GRAYSCALE), path)
+    return mask_from_array(_decode_file(path, cv2.IMREAD_ANYCOLOR), path)
 
 
 def mask_from_array(arr: np.ndarray, path: str) -> np.ndarray:
-    """A decoded mask image as ``read_mask_file`` returns it: uint8 grey, or
-    BGRA when it has alpha; ``path`` names it in errors."""
+    """A decoded mask image as ``read_mask_file`` returns it: uint8 grey, BGR,
+    or BGRA when it has alpha; ``path`` names it in errors."""
     arr = to_uint8(arr, path)
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        return cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
-    if arr.ndim == 3 and arr.shape[2] not in (1, 4):
+    if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
         raise InpaintError("unsupported channel count {}".format(arr.shape[2]), path)
     return arr.reshape(arr.shape[:2]) if arr.ndim == 3 and arr.shape[2] == 1 else arr
 

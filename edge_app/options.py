@@ -12,7 +12,7 @@ import argparse
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .backends import backend_choices
-from .config import MASK_CONVENTIONS, ROI_MODES, AppConfig
+from .config import ALPHA_CONVENTIONS, MASK_CONVENTIONS, ROI_MODES, AppConfig
 from .errors import ConfigError
 
 COMMANDS = ("inpaint", "stream", "serve", "bench")
@@ -50,14 +50,22 @@ TABLE = (
                              "worth it when the attention is flat", _ALL, "model", flag="--cra-matmul", metavar="OM"),
     Flag("mask_convention", "white-hole: white pixels are the hole (default); keep-white: white is kept and black "
                             "is the hole, as in Huawei's Ascend sample. A mask with transparency is read from its "
-                            "alpha channel (transparent = hole) in both cases", _ALL, "masks",
+                            "alpha channel instead (--alpha-convention)", _ALL, "masks",
          choices=MASK_CONVENTIONS),
+    Flag("alpha_convention", "a mask with transparency (an alpha channel not fully opaque) is read from its alpha: "
+                             "transparent-hole: the transparent pixels are the hole, as when the object is erased "
+                             "from a layer and in image-edit APIs (default); opaque-hole: the painted pixels are the "
+                             "hole, as for strokes painted on an empty layer", _ALL, "masks",
+         choices=ALPHA_CONVENTIONS),
     Flag("mask_threshold", "grey level above which a mask pixel is white (JPEG masks are not binary; default: "
                            "%(default)s)", _ALL, "masks", metavar="0..254"),
-    Flag("alpha_threshold", "in a mask with transparency, alpha at or below this is hole (default: %(default)s)",
-         _ALL, "masks", metavar="0..254"),
+    Flag("alpha_threshold", "in a mask with transparency, alpha at or below this is transparent (default: "
+                            "%(default)s)", _ALL, "masks", metavar="0..254"),
     Flag("inverted_mask_fraction", "a hole above this fraction of the image gets a note that the mask may be "
                                    "inverted (default: %(default)s)", _ALL, "masks", metavar="F"),
+    Flag("not_a_mask_fraction", "a mask file with more than this fraction of its pixels neither black nor white "
+                                "(mid-grey or coloured), over many grey levels, is refused as a photo (1: never; "
+                                "default: %(default)s)", _ALL, "masks", metavar="F"),
     Flag("roi", "crop around the hole before inference: auto (when the crop is at most --roi-auto-max-area of the "
                 "frame), on, off (default: %(default)s)", _ALL, "processing", choices=ROI_MODES),
     Flag("roi_growth", "the crop's side is this many times the hole's longer side (default: %(default)s)",

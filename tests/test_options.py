@@ -71,6 +71,7 @@ def test_defaults_are_the_configs(command):
 def test_each_flag_sets_its_field():
     """A value off the default for every flag of every command reaches that field."""
     samples = {str: {"backend": "onnxruntime", "cra_matmul_model": "p.om", "mask_convention": "keep-white",
+                     "alpha_convention": "opaque-hole",
                      "roi": "off", "stream_fourcc": "FFV1"}}
     for command in COMMANDS:
         for flag in TABLE:

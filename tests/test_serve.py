@@ -541,3 +541,17 @@ def test_the_command_line_reports_a_bad_source(model, tmp_path, capsys):
     code = main(["serve", "--port", "0", "--source", str(tmp_path / "missing.mp4"), "--model", model,
                  "--backend", "onnxruntime"])
     assert code == 2 and "cannot open video source" in capsys.readouterr().err
+
+
+def test_a_loaded_mask_file_gets_the_note_naming_its_setting(inpainter):
+    """Strokes painted on a transparent layer, loaded on the page: the note
+    says that the alpha convention, not the mask convention, reads them the
+    other way (header X-Mask-Notes of /api/mask)."""
+    strokes = np.zeros(SIZE[::-1] + (4,), np.uint8)
+    strokes[40:80, 50:120] = 255  # white and opaque: the painted hole
+    with serving(inpainter) as client:
+        key = client.upload(photo())
+        status, headers, data = client.post("/api/mask/" + key, png(strokes))
+    [note] = json.loads(headers["X-Mask-Notes"])
+    assert status == 200 and np.array_equal(decode(data) > 0, strokes[..., 3] == 0)  # transparent = hole
+    assert "is it inverted?" in note and note.endswith("pass --alpha-convention opaque-hole")

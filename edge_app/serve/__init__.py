@@ -26,6 +26,7 @@ JPEG in the server's ``--mask-convention``, both ways):
     POST /api/frame            the source's current frame -> the same
     GET  /api/image/ID         that photo as decoded, PNG (its depth, grey and alpha)
     POST /api/mask/ID          body: a mask file -> its mask PNG, checked against the photo's size
+                               (header X-Mask-Notes: the notes of masks.check_pair, JSON)
     POST /api/inpaint/ID       body: the mask -> {"result", "backend", "timings_ms", "notes", ...}
     GET  /api/result/ID        the result PNG, in the photo's layout (``?download=1``: as a file)
     GET  /api/result/ID/mask   its mask PNG

@@ -1,4 +1,5 @@
 """The page's API calls (one method each; the table is in edge_app/serve/__init__.py)."""
+import json
 import os
 import sys
 import time
@@ -12,7 +13,7 @@ from .errors import HttpError
 from .handler import Handler, routes
 from .live import LivePreview
 from .store import Photo
-from .uploads import decode_hole, decode_photo, encode_png, mask_png
+from .uploads import decode_mask, decode_photo, encode_png, mask_png
 
 _ID = "([0-9a-f]{16})"
 Query = Dict[str, List[str]]
@@ -71,18 +72,25 @@ class ApiHandler(Handler):
         self.send(200, self.server.images.get(key).png(), "image/png")
 
     def post_mask(self, key: str, query: Query) -> None:
-        image = self.server.images.get(key).image
-        hole = decode_hole(self.body(), self.server.config)
-        masks.check_size(hole, image.shape)
-        self.send(200, mask_png(hole, self.server.config), "image/png")
+        """The mask file's PNG in the server's convention; header X-Mask-Notes:
+        the notes of masks.check_pair as JSON (a likely inverted mask names the
+        setting that reads this kind of file the other way)."""
+        server = self.server
+        image = server.images.get(key).image
+        mask = decode_mask(self.body(), server.config)
+        masks.check_size(mask.hole, image.shape)
+        notes = masks.check_pair(image, mask.hole, server.config, by_alpha=mask.by_alpha)
+        self.send(200, mask_png(mask.hole, server.config), "image/png",
+                  {"X-Mask-Notes": json.dumps(notes, ensure_ascii=True)})
 
     def post_inpaint(self, key: str, query: Query) -> None:
         server = self.server
         photo = server.images.get(key)
         image = photo.image
         t0 = time.perf_counter()
-        hole = decode_hole(self.body(), server.config)
-        notes = masks.check_pair(image, hole, server.config, empty="error")  # before the model runs
+        mask = decode_mask(self.body(), server.config)
+        hole = mask.hole
+        notes = masks.check_pair(image, hole, server.config, empty="error", by_alpha=mask.by_alpha)
         decode = time.perf_counter() - t0
         inpainter = server.inpainter
 
@@ -128,8 +136,10 @@ class ApiHandler(Handler):
 
     def post_stream_mask(self, key: str, query: Query) -> None:
         server, live = self.server, self._live()
-        hole = decode_hole(self.body(), server.config)
-        notes = masks.check_pair(server.images.get(key).image, hole, server.config, empty="error")
+        mask = decode_mask(self.body(), server.config)
+        hole = mask.hole
+        notes = masks.check_pair(server.images.get(key).image, hole, server.config, empty="error",
+                                 by_alpha=mask.by_alpha)
         masks.check_size(hole, server.source.shape, what="a frame of the source")
         if server.stream_mask is None:
             raise HttpError(404, "no mask file for the stream: start the server with --mask FILE")
