@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -111,24 +111,28 @@ def _pairs(image_dir: str, mask_dir: str, out_dir: str) -> Tuple[List[Tuple[str,
 
 
 class Progress:
-    """tqdm when importable (not on the board), else a plain text line."""
+    """tqdm when importable (not on the board), else a plain text line; in
+    ``unit``s. Shown from the first update on, so that an error before any
+    work is done is not preceded by an empty bar."""
 
-    def __init__(self, total: Optional[int], label: str):
-        self.total, self.label, self.count = total, label, 0
-        try:
-            from tqdm import tqdm
-            self._bar = tqdm(total=total, desc=label, unit="img" if total else "frame", file=sys.stderr)
-        except ImportError:
-            self._bar = None
+    def __init__(self, total: Optional[int], label: str, unit: str):
+        self.total, self.label, self.unit, self.count = total, label, unit, 0
+        self._bar = None  # type: Any
 
     def update(self, note: str = "") -> None:
         self.count += 1
+        if self.count == 1:
+            try:
+                from tqdm import tqdm
+                self._bar = tqdm(total=self.total, desc=self.label, unit=self.unit, file=sys.stderr)
+            except ImportError:
+                pass
         if self._bar is not None:
             self._bar.update(1)
         elif self.total:
             print("{} [{}/{}] {}".format(self.label, self.count, self.total, note), file=sys.stderr)
         elif self.count % 25 == 0:
-            print("{}: {} frames".format(self.label, self.count), file=sys.stderr)
+            print("{}: {} {}s".format(self.label, self.count, self.unit), file=sys.stderr)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -187,7 +191,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         os.makedirs(args.output, exist_ok=True)
         failed = 0
         with open_inpainter(args) as inpainter:
-            progress = Progress(len(pairs), "inpaint")
+            progress = Progress(len(pairs), "inpaint", "img")
             try:
                 for image_path, mask_path, out_path in pairs:
                     try:
@@ -218,7 +222,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         raise InpaintError("output exists (pass --overwrite to replace it)", args.output)
     mask = masks.read_mask(args.mask, config)
     with open_inpainter(args) as inpainter:
-        progress = Progress(args.max_frames, "stream")
+        progress = Progress(args.max_frames, "stream", "frame")
         try:
             report = run_stream(inpainter, args.source, mask.hole, args.output, args.max_frames,
                                 progress=lambda n: progress.update(), mask_path=args.mask, by_alpha=mask.by_alpha)

@@ -412,3 +412,43 @@ def test_both_alpha_workflows_are_read_with_the_alpha_convention(tmp_path, model
                               "opaque-hole".format(strokes)
     code, stdout, err = run_cli(["inpaint", photo_path, strokes, "--alpha-convention", "opaque-hole"] + base, capsys)
     assert code == 0 and err == "" and hole_share(stdout) == pytest.approx(share, abs=0.001)
+
+
+def _video(tmp_path, frames=8, size=(128, 96)):
+    source = tmp_path / "in.mp4"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
+    for i in range(frames):
+        writer.write(np.full(size[::-1] + (3,), 20 * i, np.uint8))
+    writer.release()
+    return source
+
+
+def _fence(tmp_path, size=(128, 96)):
+    mask = np.zeros(size[::-1], np.uint8)
+    mask[30:60, 50:90] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    return tmp_path / "m.png", mask
+
+
+def test_stream_progress_counts_frames_with_max_frames_too(tmp_path, model, capsys):
+    """With --max-frames the bar counted "img" (without it, "frame")."""
+    pytest.importorskip("tqdm")
+    source, (mask_path, _) = _video(tmp_path), _fence(tmp_path)
+    for limit in (["--max-frames", "6"], []):
+        code, _, err = run_cli(["stream", "--source", source, "--mask", mask_path, "-o", tmp_path / "out.mp4",
+                                "--overwrite", "--model", model] + limit, capsys)
+        assert code == 0 and "frame/s" in err and "img" not in err, err
+
+
+def test_stream_shows_no_progress_bar_before_an_error(tmp_path, model, capsys):
+    """A mask of another size printed an empty bar before its error line."""
+    pytest.importorskip("tqdm")
+    source, (_, mask) = _video(tmp_path), _fence(tmp_path)
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), cv2.resize(mask, (64, 48)))
+    for limit in (["--max-frames", "6"], []):
+        code, _, err = run_cli(["stream", "--source", source, "--mask", small, "-o", tmp_path / "bad.mp4",
+                                "--model", model] + limit, capsys)
+        assert one_error(code, err) == "error: {}: mask is 64x48 but the image is 128x96 (width x height)".format(
+            small)
+    assert not (tmp_path / "bad.mp4").exists()
