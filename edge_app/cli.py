@@ -188,6 +188,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             print("warning: {}: no mask with this name in {}, skipped".format(path, args.mask), file=sys.stderr)
         if not pairs:
             raise InpaintError("no image with a matching mask", args.image)
+        fileio.check_output_folder(args.output)
         os.makedirs(args.output, exist_ok=True)
         failed = 0
         with open_inpainter(args) as inpainter:
@@ -215,11 +216,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from .stream import run_stream
     config = args.config
     inputs = [args.mask] + ([args.source] if os.path.exists(args.source) else [])
-    for src in inputs:
-        if fileio.same_file(args.output, src):
-            raise InpaintError("output path is the input file {} (choose another -o)".format(src), args.output)
-    if os.path.exists(args.output) and not config.overwrite:
-        raise InpaintError("output exists (pass --overwrite to replace it)", args.output)
+    fileio.check_output_file(args.output, inputs, config.overwrite, "give a video file name (e.g. out.mp4)")
     mask = masks.read_mask(args.mask, config)
     with open_inpainter(args) as inpainter:
         progress = Progress(args.max_frames, "stream", "frame")

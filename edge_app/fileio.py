@@ -9,7 +9,7 @@ Mask files come back as raw arrays (grey, BGR, or BGRA when they have
 alpha) for ``masks.mask_file_from_array`` to interpret.
 """
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -166,13 +166,37 @@ def same_file(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def check_output_path(out: str, inputs, overwrite: bool) -> None:
-    """Refuse an output that is one of the inputs, or exists without overwrite."""
+def check_output_folder(folder: str, out: Optional[str] = None) -> None:
+    """Refuse an output folder that cannot be made (a file on its path) or
+    written into (its nearest existing folder is not writable), before any
+    work; ``out`` (default ``folder``) names the output in the error."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise InpaintError("cannot create the output folder: {} is a file".format(existing), out or folder)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InpaintError("cannot write into the folder {} (permission denied)".format(existing), out or folder)
+
+
+def check_output_file(out: str, inputs: Sequence[str], overwrite: bool, name_hint: str) -> None:
+    """Refuse an output file that is one of the inputs, an existing folder
+    (``name_hint`` says what to give instead), an existing file without
+    ``overwrite``, or in a folder that cannot be made or written."""
     for src in inputs:
         if same_file(out, src):
             raise InpaintError("output path is the input file {} (choose another -o)".format(src), out)
+    if os.path.isdir(out):
+        raise InpaintError("OUT is a folder: " + name_hint, out)
     if os.path.exists(out) and not overwrite:
         raise InpaintError("output exists (pass --overwrite to replace it)", out)
+    check_output_folder(os.path.dirname(os.path.abspath(out)), out)
+
+
+def check_output_path(out: str, inputs: Sequence[str], overwrite: bool) -> None:
+    """The checks of an image output (check_output_file), and that OpenCV can write its format."""
+    check_output_file(out, inputs, overwrite,
+                      "give a file name (or folders as IMAGE and MASK to inpaint a folder of images)")
     ext = os.path.splitext(out)[1].lower()
     can_write = getattr(cv2, "haveImageWriter", None)  # OpenCV >= 3.4
     if not ext or (can_write is not None and not can_write("x" + ext)):

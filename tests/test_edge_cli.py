@@ -1,5 +1,6 @@
 """The command line end to end on generated files, and what it imports."""
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -412,6 +413,51 @@ def test_both_alpha_workflows_are_read_with_the_alpha_convention(tmp_path, model
                               "opaque-hole".format(strokes)
     code, stdout, err = run_cli(["inpaint", photo_path, strokes, "--alpha-convention", "opaque-hole"] + base, capsys)
     assert code == 0 and err == "" and hole_share(stdout) == pytest.approx(share, abs=0.001)
+
+
+def test_an_output_that_is_a_folder_or_cannot_be_made_is_one_line_before_the_model(tmp_path, capsys):
+    """An existing folder as OUT said "output exists", then with --overwrite
+    "cannot write this image format"; a file on OUT's path was a traceback in
+    folder mode. Now each is one line saying so, exit 2, nothing written, and
+    before the model is opened (the model named here does not exist)."""
+    image_path, mask_path, _, _ = make_files(tmp_path)
+    folder, a_file = tmp_path / "results", tmp_path / "notes.txt"
+    folder.mkdir()
+    a_file.write_text("not a folder")
+    missing_model = ["--model", tmp_path / "none.onnx", "--backend", "onnxruntime"]
+    for extra in ([], ["--overwrite"]):
+        code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", folder] + extra + missing_model, capsys)
+        assert one_error(code, err) == "error: {}: OUT is a folder: give a file name (or folders as IMAGE and MASK " \
+                                       "to inpaint a folder of images)".format(folder)
+    assert list(folder.iterdir()) == []
+    out = a_file / "deeper" / "out.png"
+    code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", out] + missing_model, capsys)
+    assert one_error(code, err) == "error: {}: cannot create the output folder: {} is a file".format(out, a_file)
+    images = tmp_path / "images"
+    images.mkdir()
+    image_path.rename(images / "photo.png")
+    mask_path.rename(images / "photo_mask.png")
+    code, _, err = run_cli(["inpaint", images, images, "-o", a_file / "out"] + missing_model, capsys)
+    assert "cannot create the output folder: {} is a file".format(a_file) in one_error(code, err)
+    code, _, err = run_cli(["stream", "--source", tmp_path / "in.mp4", "--mask", images / "photo_mask.png", "-o",
+                            folder, "--overwrite"] + missing_model, capsys)
+    assert one_error(code, err) == "error: {}: OUT is a folder: give a video file name (e.g. out.mp4)".format(folder)
+    code, _, err = run_cli(["bench", "--out", folder, "--overwrite"] + missing_model, capsys)
+    assert one_error(code, err) == "error: {} is a folder: give --out a file name (e.g. results.json)".format(folder)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_an_output_folder_without_write_permission_is_one_line(tmp_path, model, capsys):
+    image_path, mask_path, _, _ = make_files(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", locked / "new" / "out.png", "--model",
+                                model], capsys)
+    finally:
+        locked.chmod(0o700)
+    assert "cannot write into the folder {} (permission denied)".format(locked) in one_error(code, err)
 
 
 def _video(tmp_path, frames=8, size=(128, 96)):
