@@ -153,9 +153,13 @@ class AppConfig:
     #: Seconds a request waits while another inference runs before it gets
     #: 503 (busy); the model runs one inference at a time.
     serve_wait: float = 60.0
-    #: Photos (and results) kept in memory for the page, the newest ones (an
-    #: 8K photo takes 100 MB).
-    serve_keep: int = 3
+    #: Memory for the photos and results the page keeps, in bytes (an 8K
+    #: photo takes 100 MB, its result about 60 MB of PNG): the least recently
+    #: used go first when it is full ...
+    serve_keep_bytes: int = 1 << 30
+    #: ... but never one with an inpaint in flight or made within this many
+    #: seconds: while only such are left a new upload gets 503 (Retry-After).
+    serve_keep_recent: float = 120.0
     #: Live preview: JPEG frames of at most this longest side, this quality ...
     serve_preview_side: int = 960
     serve_preview_quality: int = 80
@@ -223,7 +227,8 @@ _RULES = (
     ("serve_max_upload", _at_least(1), "must be >= 1 byte"),
     ("serve_max_pixels", _at_least(1), "must be >= 1 pixel"),
     ("serve_wait", _at_least(0.0), "must be >= 0 seconds"),
-    ("serve_keep", _at_least(1), "must be >= 1"),
+    ("serve_keep_bytes", _at_least(1), "must be >= 1 byte"),
+    ("serve_keep_recent", _at_least(0.0), "must be >= 0 seconds"),
     ("serve_preview_side", _at_least(1), "must be >= 1 pixel"),
     ("serve_preview_quality", _between(0, 100), "must be in 0..100"),
     ("serve_preview_idle", lambda v: v > 0.0, "must be > 0 seconds"),

@@ -125,7 +125,11 @@ TABLE = (
          metavar="N"),
     Flag("serve_wait", "seconds a request waits for the model before it gets 503 busy (default: %(default)s)",
          ("serve",), "page", metavar="S"),
-    Flag("serve_keep", "photos and results kept in memory (default: %(default)s)", ("serve",), "page", metavar="N"),
+    Flag("serve_keep_bytes", "memory for the photos and results the page keeps, in bytes; the least recently "
+                             "used go first (default: %(default)s, 1 GiB)", ("serve",), "page", metavar="BYTES"),
+    Flag("serve_keep_recent", "a photo or result is never dropped within this many seconds of its upload or "
+                              "inpaint, nor while an inpaint of it runs: a new upload then gets 503 busy (default: "
+                              "%(default)s)", ("serve",), "page", metavar="S"),
     Flag("serve_preview_side", "longest side of the live preview's frames (default: %(default)s)", ("serve",),
          "page", metavar="PX"),
     Flag("serve_preview_quality", "JPEG quality of the live preview (default: %(default)s)", ("serve",), "page",

@@ -106,7 +106,7 @@ def test_a_value_out_of_range_is_a_usage_error_naming_the_flag(argv, words, caps
 
 def test_the_config_checks_every_range_once():
     for field, bad in [("blend_feather", -1), ("roi_growth", 0.5), ("thin_radius", 0), ("stream_fourcc", "mp4"),
-                       ("serve_keep", 0), ("inverted_mask_fraction", 0.0), ("mask_convention", "guess")]:
+                       ("serve_keep_bytes", 0), ("inverted_mask_fraction", 0.0), ("mask_convention", "guess")]:
         with pytest.raises(ConfigError) as exc:
             AppConfig().with_options(**{field: bad})
         assert exc.value.field == field and str(exc.value).startswith(field + ": ")
