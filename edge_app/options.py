@@ -143,6 +143,12 @@ BY_FIELD = {f.field: f for f in TABLE}
 #: Fields set otherwise: the model paths by --model.
 NOT_FLAGS = ("onnx_model", "om_model")
 
+#: The settings a user changes (besides the command's files, --model and
+#: --timings): ``--help`` shows these; every other flag of the table, one
+#: added later too, is a tuning option that ``--help-all`` adds.
+EVERYDAY = ("backend", "mask_convention", "alpha_convention", "roi", "blend_feather", "attention_power",
+            "jpeg_quality", "overwrite")
+
 _GROUPS = {"model": "model", "masks": "masks", "processing": "processing", "output": "output",
            "stream": "stream", "page": "web page"}
 _TIMINGS = {"inpaint": "print the seconds spent in each stage",
@@ -150,33 +156,56 @@ _TIMINGS = {"inpaint": "print the seconds spent in each stage",
             "serve": "log each inpaint request's stage timings to stderr"}
 
 
+class _HelpAll(argparse.Action):
+    """``--help-all``: the help with the tuning options, then exit."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        for action in parser._actions:
+            action.help = getattr(action, "tuning_help", action.help)
+        parser.epilog = "Every option is described in edge_app/README.md (Options)."
+        parser.print_help()
+        parser.exit()
+
+
 def add_options(parser: argparse.ArgumentParser, command: str) -> None:
     """The flags ``command`` uses (the table's, ``--model``, and ``--timings``
-    where it prints them), in groups; ``parse`` reads them."""
+    where it prints them); ``parse`` reads them. ``--help`` lists the
+    everyday ones (EVERYDAY) under "common options"; the tuning ones are
+    listed by topic by ``--help-all``."""
     defaults = AppConfig()
+    common = parser.add_argument_group("common options")
     groups = {}  # type: Dict[str, argparse._ArgumentGroup]
+    tuning = 0
 
     def group(name: str) -> argparse._ArgumentGroup:
         if name not in groups:
-            groups[name] = parser.add_argument_group(_GROUPS[name])
+            groups[name] = parser.add_argument_group("tuning: " + _GROUPS[name])
         return groups[name]
 
-    group("model").add_argument("--model", metavar="PATH",
-                                help="model file (default: edge_app/models/hifill.onnx, or hifill.om for the acl "
-                                     "backend)")
+    common.add_argument("--model", metavar="PATH",
+                        help="model file (default: edge_app/models/hifill.onnx, or hifill.om for the acl backend)")
     for flag in TABLE:
         if command not in flag.commands:
             continue
         default = getattr(defaults, flag.field)
+        where = common if flag.field in EVERYDAY else group(flag.group)
         if isinstance(default, bool):  # a switch away from the default
-            group(flag.group).add_argument(flag.name, dest=flag.field, default=default, help=flag.help_for(command),
-                                           action="store_false" if default else "store_true")
+            action = where.add_argument(flag.name, dest=flag.field, default=default, help=flag.help_for(command),
+                                        action="store_false" if default else "store_true")
         else:
             choices = flag.choices() if callable(flag.choices) else flag.choices
-            group(flag.group).add_argument(flag.name, dest=flag.field, type=type(default), default=default,
-                                           metavar=flag.metavar, choices=choices, help=flag.help_for(command))
+            action = where.add_argument(flag.name, dest=flag.field, type=type(default), default=default,
+                                        metavar=flag.metavar, choices=choices, help=flag.help_for(command))
+        if where is not common:
+            action.tuning_help, action.help = action.help, argparse.SUPPRESS
+            tuning += 1
     if command in _TIMINGS:
-        group("output").add_argument("--timings", action="store_true", help=_TIMINGS[command])
+        common.add_argument("--timings", action="store_true", help=_TIMINGS[command])
+    parser.add_argument("--help-all", action=_HelpAll,
+                        help="show the {} tuning options too, and exit".format(tuning))
     parser.set_defaults(parser=parser)
 
 
