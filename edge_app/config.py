@@ -154,8 +154,9 @@ class AppConfig:
     #: 503 (busy); the model runs one inference at a time.
     serve_wait: float = 60.0
     #: Memory for the photos and results the page keeps, in bytes (an 8K
-    #: photo takes 100 MB, its result about 60 MB of PNG): the least recently
-    #: used go first when it is full ...
+    #: photo takes 100 MB; a 4K one 25 MB and its result 4 MB of PNG, measured
+    #: by scripts/serve_memory.py): the least recently used go first when it
+    #: is full ...
     serve_keep_bytes: int = 1 << 30
     #: ... but never one with an inpaint in flight or made within this many
     #: seconds: while only such are left a new upload gets 503 (Retry-After).

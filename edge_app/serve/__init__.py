@@ -39,7 +39,8 @@ JPEG in the server's ``--mask-convention``, both ways):
 
 One job a module: ``errors`` (HttpError), ``header`` (an upload's format
 and size from its header), ``uploads`` (photos and masks in, PNGs out),
-``store`` (the photos and results kept), ``access`` (token, Host and
+``store`` (the photos and results kept), ``heap`` (freed memory back to
+the system after each inpaint), ``access`` (token, Host and
 Origin checks), ``live`` (the live preview), ``model_thread`` (the thread
 that runs the model), ``handler`` (HTTP plumbing), ``api`` (the calls
 above), ``addresses`` (the URLs to print), ``server`` (EdgeServer,

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import fileio, masks
 from ..atomic import atomic_path
+from . import heap
 from .errors import HttpError
 from .handler import Handler, routes
 from .live import LivePreview
@@ -118,6 +119,7 @@ class ApiHandler(Handler):
             "total_ms": round(1000 * total, 2), "waited_ms": round(1000 * (started - t_queued), 2),
             "notes": notes,
         })
+        heap.release_free_memory()  # what the inpaint freed, back to the system
 
     def get_result(self, key: str, query: Query) -> None:
         self.send_png(self.server.store.get("result", key).png, query, "inpainted-{}.png".format(key[:8]))
