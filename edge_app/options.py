@@ -6,7 +6,8 @@ commands that use it; ``add_options`` gives a command exactly its flags
 and ``parse`` turns them into the AppConfig, validated once by
 ``AppConfig.check`` (a value out of range is a usage error naming the
 flag, exit status 2). The model paths (``onnx_model``, ``om_model``) are
-set by ``--model`` for the backend that runs.
+set by ``--model`` for the backend that runs. ``--help`` lists the everyday
+flags (EVERYDAY), ``--help-all`` every flag, the tuning ones by topic.
 """
 import argparse
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -128,8 +129,9 @@ TABLE = (
     Flag("serve_keep_bytes", "memory for the photos and results the page keeps, in bytes; the least recently "
                              "used go first (default: %(default)s, 1 GiB)", ("serve",), "page", metavar="BYTES"),
     Flag("serve_keep_recent", "a photo or result is never dropped within this many seconds of its upload or "
-                              "inpaint, nor while an inpaint of it runs: a new upload then gets 503 busy (default: "
-                              "%(default)s)", ("serve",), "page", metavar="S"),
+                              "inpaint, nor while an inpaint of it runs: while only such fill the memory, a new "
+                              "upload gets 503 with Retry-After (default: %(default)s)", ("serve",), "page",
+         metavar="S"),
     Flag("serve_preview_side", "longest side of the live preview's frames (default: %(default)s)", ("serve",),
          "page", metavar="PX"),
     Flag("serve_preview_quality", "JPEG quality of the live preview (default: %(default)s)", ("serve",), "page",
