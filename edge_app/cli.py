@@ -9,13 +9,13 @@ import os
 import sys
 import time
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import bench, fileio, masks
 from .config import AppConfig
-from .errors import InpaintError, InpaintWarning
+from .errors import InpaintError, InpaintWarning, NotAMaskError
 from .options import add_options, parse
 from .timings import Timings, in_order
 
@@ -76,10 +76,19 @@ def open_inpainter(args: argparse.Namespace):
     return Inpainter.from_config(args.config, args.model)
 
 
-def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray]:
-    """(image, hole) from files: the image with its depth, grey and alpha
-    (fileio.read_source), the hole by the configured mask convention."""
-    return fileio.read_source(image_path), masks.read_hole(mask_path, config)
+def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, masks.MaskFile]:
+    """(image, mask) from files: the image with its depth, grey and alpha
+    (fileio.read_source), the mask by the configured conventions. A mask
+    that looks like a photo while the image looks like a mask: the
+    arguments are swapped, and the error says so."""
+    image = fileio.read_source(image_path)
+    try:
+        return image, masks.read_mask(mask_path, config)
+    except NotAMaskError:
+        if masks.looks_like_a_mask(image.bgr):
+            raise NotAMaskError("looks like a photo, and {} like a mask: are IMAGE and MASK swapped? The photo "
+                                "comes first: inpaint PHOTO MASK -o OUT".format(image_path), mask_path)
+        raise
 
 
 def _pairs(image_dir: str, mask_dir: str, out_dir: str) -> Tuple[List[Tuple[str, str, str]], List[str]]:
@@ -102,24 +111,28 @@ def _pairs(image_dir: str, mask_dir: str, out_dir: str) -> Tuple[List[Tuple[str,
 
 
 class Progress:
-    """tqdm when importable (not on the board), else a plain text line."""
+    """tqdm when importable (not on the board), else a plain text line; in
+    ``unit``s. Shown from the first update on, so that an error before any
+    work is done is not preceded by an empty bar."""
 
-    def __init__(self, total: Optional[int], label: str):
-        self.total, self.label, self.count = total, label, 0
-        try:
-            from tqdm import tqdm
-            self._bar = tqdm(total=total, desc=label, unit="img" if total else "frame", file=sys.stderr)
-        except ImportError:
-            self._bar = None
+    def __init__(self, total: Optional[int], label: str, unit: str):
+        self.total, self.label, self.unit, self.count = total, label, unit, 0
+        self._bar = None  # type: Any
 
     def update(self, note: str = "") -> None:
         self.count += 1
+        if self.count == 1:
+            try:
+                from tqdm import tqdm
+                self._bar = tqdm(total=self.total, desc=self.label, unit=self.unit, file=sys.stderr)
+            except ImportError:
+                pass
         if self._bar is not None:
             self._bar.update(1)
         elif self.total:
             print("{} [{}/{}] {}".format(self.label, self.count, self.total, note), file=sys.stderr)
         elif self.count % 25 == 0:
-            print("{}: {} frames".format(self.label, self.count), file=sys.stderr)
+            print("{}: {} {}s".format(self.label, self.count, self.unit), file=sys.stderr)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -135,21 +148,23 @@ def _print_timings(timings: Timings, frames: int = 1) -> None:
 
 def _read_one(image_path: str, mask_path: str, out_path: str,
               config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray, float]:
-    """Check OUT, read the pair and check that OUT's format keeps the image's
-    depth and alpha, before any inference: (image, hole, decode seconds)."""
+    """Check OUT, read and check the pair (its notes printed as warnings) and
+    check that OUT's format keeps the image's depth and alpha, before any
+    inference: (image, hole, decode seconds)."""
     fileio.check_output_path(out_path, (image_path, mask_path), config.overwrite)
     t0 = time.perf_counter()
-    image, hole = read_pair(image_path, mask_path, config)
+    image, mask = read_pair(image_path, mask_path, config)
     decode = time.perf_counter() - t0
     fileio.check_format(out_path, image.colour.dtype, image.alpha is not None)
-    return image, hole, decode
+    masks.warn(masks.check_pair(image.bgr, mask.hole, config, mask_path, by_alpha=mask.by_alpha))
+    return image, mask.hole, decode
 
 
 def _inpaint_one(inpainter, job: Tuple[fileio.SourceImage, np.ndarray, float], mask_path: str, out_path: str,
                  config: AppConfig, timings: bool) -> None:
-    """Inpaint a pair read by _read_one and write it in the input's layout (SourceImage.restore)."""
+    """Inpaint a pair read and checked by _read_one and write it in the input's layout (SourceImage.restore)."""
     image, hole, decode = job
-    result = inpainter.inpaint(image.bgr, hole, mask_path)
+    result = inpainter.for_mask(hole).inpaint(image.bgr)
     t0 = time.perf_counter()
     fileio.write_image(out_path, image.restore(result), config.jpeg_quality)
     stages = dict(inpainter.timings, decode=decode, encode=time.perf_counter() - t0)
@@ -173,10 +188,11 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
             print("warning: {}: no mask with this name in {}, skipped".format(path, args.mask), file=sys.stderr)
         if not pairs:
             raise InpaintError("no image with a matching mask", args.image)
+        fileio.check_output_folder(args.output)
         os.makedirs(args.output, exist_ok=True)
         failed = 0
         with open_inpainter(args) as inpainter:
-            progress = Progress(len(pairs), "inpaint")
+            progress = Progress(len(pairs), "inpaint", "img")
             try:
                 for image_path, mask_path, out_path in pairs:
                     try:
@@ -200,17 +216,13 @@ def cmd_stream(args: argparse.Namespace) -> int:
     from .stream import run_stream
     config = args.config
     inputs = [args.mask] + ([args.source] if os.path.exists(args.source) else [])
-    for src in inputs:
-        if fileio.same_file(args.output, src):
-            raise InpaintError("output path is the input file {} (choose another -o)".format(src), args.output)
-    if os.path.exists(args.output) and not config.overwrite:
-        raise InpaintError("output exists (pass --overwrite to replace it)", args.output)
-    hole = masks.read_hole(args.mask, config)
+    fileio.check_output_file(args.output, inputs, config.overwrite, "give a video file name (e.g. out.mp4)")
+    mask = masks.read_mask(args.mask, config)
     with open_inpainter(args) as inpainter:
-        progress = Progress(args.max_frames, "stream")
+        progress = Progress(args.max_frames, "stream", "frame")
         try:
-            report = run_stream(inpainter, args.source, hole, args.output, args.max_frames,
-                                progress=lambda n: progress.update(), mask_path=args.mask)
+            report = run_stream(inpainter, args.source, mask.hole, args.output, args.max_frames,
+                                progress=lambda n: progress.update(), mask_path=args.mask, by_alpha=mask.by_alpha)
         finally:
             progress.close()
     print("wrote {}: {}".format(args.output, report.summary()))

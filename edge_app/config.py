@@ -19,6 +19,10 @@ from .errors import ConfigError
 #: Mask file conventions: white = hole (the official test script) or white =
 #: keep / black = hole (Huawei's Ascend sample).
 MASK_CONVENTIONS = ("white-hole", "keep-white")
+#: Alpha conventions of a mask with transparency: transparent = hole (erase
+#: the object, as image-edit APIs take masks) or opaque = hole (strokes
+#: painted on an empty layer).
+ALPHA_CONVENTIONS = ("transparent-hole", "opaque-hole")
 ROI_MODES = ("auto", "on", "off")
 #: How the hole is filled at the network's 512 view (see AppConfig.fill).
 FILLS = ("patches", "network")
@@ -35,11 +39,19 @@ class AppConfig:
     mask_convention: str = "white-hole"
     #: Grey level above which a mask pixel is white (JPEG masks are not binary).
     mask_threshold: int = 127
-    #: A mask with a non-opaque alpha channel is read from the alpha:
-    #: alpha <= this (transparent) = hole, whatever the convention.
+    #: A mask with a non-opaque alpha channel is read from the alpha, whatever
+    #: the mask convention, by this alpha convention (see ALPHA_CONVENTIONS) ...
+    alpha_convention: str = "transparent-hole"
+    #: ... alpha <= this being transparent.
     alpha_threshold: int = 127
     #: Hole fraction above which the convention is probably inverted (warning).
     inverted_mask_fraction: float = 0.5
+    #: A mask file with more than this fraction of its pixels neither black
+    #: nor white (mid-grey, 64..191, or coloured) over many grey levels is
+    #: refused as not a mask (a photo passed as the mask); measured: every
+    #: training and validation photo but two very dark ones is above 0.30, a
+    #: mask feathered by 40 pixels 0.22, JPEG masks below 0.06 (1: never).
+    not_a_mask_fraction: float = 0.25
 
     # --- ROI ---------------------------------------------------------------
     #: "auto": crop around the hole when the crop is small enough; "on": always
@@ -150,9 +162,14 @@ class AppConfig:
     #: Seconds a request waits while another inference runs before it gets
     #: 503 (busy); the model runs one inference at a time.
     serve_wait: float = 60.0
-    #: Photos (and results) kept in memory for the page, the newest ones (an
-    #: 8K photo takes 100 MB).
-    serve_keep: int = 3
+    #: Memory for the photos and results the page keeps, in bytes (an 8K
+    #: photo takes 100 MB; a 4K one 25 MB and its result 4 MB of PNG, measured
+    #: by scripts/serve_memory.py): the least recently used go first when it
+    #: is full ...
+    serve_keep_bytes: int = 1 << 30
+    #: ... but never one with an inpaint in flight or made within this many
+    #: seconds: while only such are left a new upload gets 503 (Retry-After).
+    serve_keep_recent: float = 120.0
     #: Live preview: JPEG frames of at most this longest side, this quality ...
     serve_preview_side: int = 960
     serve_preview_quality: int = 80
@@ -199,8 +216,10 @@ def _at_least(low: float):
 _RULES = (
     ("mask_convention", lambda v: v in MASK_CONVENTIONS, "must be one of " + ", ".join(MASK_CONVENTIONS)),
     ("mask_threshold", _between(0, 254), "must be in 0..254"),
+    ("alpha_convention", lambda v: v in ALPHA_CONVENTIONS, "must be one of " + ", ".join(ALPHA_CONVENTIONS)),
     ("alpha_threshold", _between(0, 254), "must be in 0..254"),
     ("inverted_mask_fraction", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    ("not_a_mask_fraction", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
     ("roi", lambda v: v in ROI_MODES, "must be one of " + ", ".join(ROI_MODES)),
     ("roi_growth", _at_least(1.0), "must be >= 1 (the crop holds the hole's box)"),
     ("roi_min_side", _at_least(1), "must be >= 1 pixel"),
@@ -226,7 +245,8 @@ _RULES = (
     ("serve_max_upload", _at_least(1), "must be >= 1 byte"),
     ("serve_max_pixels", _at_least(1), "must be >= 1 pixel"),
     ("serve_wait", _at_least(0.0), "must be >= 0 seconds"),
-    ("serve_keep", _at_least(1), "must be >= 1"),
+    ("serve_keep_bytes", _at_least(1), "must be >= 1 byte"),
+    ("serve_keep_recent", _at_least(0.0), "must be >= 0 seconds"),
     ("serve_preview_side", _at_least(1), "must be >= 1 pixel"),
     ("serve_preview_quality", _between(0, 100), "must be in 0..100"),
     ("serve_preview_idle", lambda v: v > 0.0, "must be > 0 seconds"),

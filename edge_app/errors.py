@@ -18,6 +18,10 @@ class InpaintError(Exception):
         return "{}: {}".format(self.path, self.problem) if self.path else self.problem
 
 
+class NotAMaskError(InpaintError):
+    """A mask file that looks like a photo (the photo passed as the mask?)."""
+
+
 class ModelError(InpaintError):
     """A missing model or one that does not match edge_app/interface.py."""
 

@@ -5,11 +5,11 @@ The model works on uint8 BGR (H, W, 3): JPEG EXIF orientation applied,
 what that copy leaves out (bit depth, grey, alpha) so that
 ``SourceImage.restore`` gives back the file's layout, and ``write_image``
 refuses a format that would lose depth or alpha instead of downgrading.
-Mask files come back as raw arrays (grey, or BGRA when they have alpha) for
-``masks.hole_from_file_array`` to interpret.
+Mask files come back as raw arrays (grey, BGR, or BGRA when they have
+alpha) for ``masks.mask_file_from_array`` to interpret.
 """
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -140,21 +140,21 @@ def read_image(path: str) -> np.ndarray:
 
 
 def read_mask_file(path: str) -> np.ndarray:
-    """uint8 (H, W) grey, or (H, W, 4) BGRA when the file has an alpha channel.
+    """uint8 (H, W) grey, (H, W, 3) BGR, or (H, W, 4) BGRA when the file has
+    an alpha channel: the colours are kept, so that a photo passed as the
+    mask can be told from a mask.
 
-    JPEG masks are decoded as grey with EXIF orientation applied, like the
-    images, so a mask drawn over the displayed photo lines up with it.
+    JPEG masks are decoded with EXIF orientation applied, like the images,
+    so a mask drawn over the displayed photo lines up with it.
     """
-    return mask_from_array(_decode_file(path, cv2.IMREAD_GRAYSCALE), path)
+    return mask_from_array(_decode_file(path, cv2.IMREAD_ANYCOLOR), path)
 
 
 def mask_from_array(arr: np.ndarray, path: str) -> np.ndarray:
-    """A decoded mask image as ``read_mask_file`` returns it: uint8 grey, or
-    BGRA when it has alpha; ``path`` names it in errors."""
+    """A decoded mask image as ``read_mask_file`` returns it: uint8 grey, BGR,
+    or BGRA when it has alpha; ``path`` names it in errors."""
     arr = to_uint8(arr, path)
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        return cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
-    if arr.ndim == 3 and arr.shape[2] not in (1, 4):
+    if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
         raise InpaintError("unsupported channel count {}".format(arr.shape[2]), path)
     return arr.reshape(arr.shape[:2]) if arr.ndim == 3 and arr.shape[2] == 1 else arr
 
@@ -166,13 +166,37 @@ def same_file(a: str, b: str) -> bool:
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def check_output_path(out: str, inputs, overwrite: bool) -> None:
-    """Refuse an output that is one of the inputs, or exists without overwrite."""
+def check_output_folder(folder: str, out: Optional[str] = None) -> None:
+    """Refuse an output folder that cannot be made (a file on its path) or
+    written into (its nearest existing folder is not writable), before any
+    work; ``out`` (default ``folder``) names the output in the error."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise InpaintError("cannot create the output folder: {} is a file".format(existing), out or folder)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InpaintError("cannot write into the folder {} (permission denied)".format(existing), out or folder)
+
+
+def check_output_file(out: str, inputs: Sequence[str], overwrite: bool, name_hint: str) -> None:
+    """Refuse an output file that is one of the inputs, an existing folder
+    (``name_hint`` says what to give instead), an existing file without
+    ``overwrite``, or in a folder that cannot be made or written."""
     for src in inputs:
         if same_file(out, src):
             raise InpaintError("output path is the input file {} (choose another -o)".format(src), out)
+    if os.path.isdir(out):
+        raise InpaintError("OUT is a folder: " + name_hint, out)
     if os.path.exists(out) and not overwrite:
         raise InpaintError("output exists (pass --overwrite to replace it)", out)
+    check_output_folder(os.path.dirname(os.path.abspath(out)), out)
+
+
+def check_output_path(out: str, inputs: Sequence[str], overwrite: bool) -> None:
+    """The checks of an image output (check_output_file), and that OpenCV can write its format."""
+    check_output_file(out, inputs, overwrite,
+                      "give a file name (or folders as IMAGE and MASK to inpaint a folder of images)")
     ext = os.path.splitext(out)[1].lower()
     can_write = getattr(cv2, "haveImageWriter", None)  # OpenCV >= 3.4
     if not ext or (can_write is not None and not can_write("x" + ext)):

@@ -6,13 +6,14 @@ commands that use it; ``add_options`` gives a command exactly its flags
 and ``parse`` turns them into the AppConfig, validated once by
 ``AppConfig.check`` (a value out of range is a usage error naming the
 flag, exit status 2). The model paths (``onnx_model``, ``om_model``) are
-set by ``--model`` for the backend that runs.
+set by ``--model`` for the backend that runs. ``--help`` lists the everyday
+flags (EVERYDAY), ``--help-all`` every flag, the tuning ones by topic.
 """
 import argparse
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .backends import backend_choices
-from .config import FILLS, MASK_CONVENTIONS, ROI_MODES, AppConfig
+from .config import ALPHA_CONVENTIONS, FILLS, MASK_CONVENTIONS, ROI_MODES, AppConfig
 from .errors import ConfigError
 
 COMMANDS = ("inpaint", "stream", "serve", "bench")
@@ -45,19 +46,28 @@ TABLE = (
     Flag("backend", "auto: acl when pyACL is importable (the board), else onnxruntime (default: %(default)s)",
          _ALL, "model", choices=backend_choices),
     Flag("device_id", "acl backend: the NPU to run on (default: %(default)s)", _ALL, "model", metavar="N"),
-    Flag("cra_matmul_model", "acl backend: run the CRA product on the AI core with this cra_matmul .om (made by "
-                             "`python -m convert cra-matmul --size WxH`) for frames or ROI crops of that size; "
-                             "worth it when the attention is flat", _ALL, "model", flag="--cra-matmul", metavar="OM"),
+    Flag("cra_matmul_model", "acl backend, --fill network: run the product of cell CRA on the AI core with this "
+                             "cra_matmul .om (made by `python -m convert cra-matmul --size WxH`) for frames or ROI "
+                             "crops of that size; worth it when the attention is flat", _ALL, "model",
+         flag="--cra-matmul", metavar="OM"),
     Flag("mask_convention", "white-hole: white pixels are the hole (default); keep-white: white is kept and black "
                             "is the hole, as in Huawei's Ascend sample. A mask with transparency is read from its "
-                            "alpha channel (transparent = hole) in both cases", _ALL, "masks",
+                            "alpha channel instead (--alpha-convention)", _ALL, "masks",
          choices=MASK_CONVENTIONS),
+    Flag("alpha_convention", "a mask with transparency (an alpha channel not fully opaque) is read from its alpha: "
+                             "transparent-hole: the transparent pixels are the hole, as when the object is erased "
+                             "from a layer and in image-edit APIs (default); opaque-hole: the painted pixels are the "
+                             "hole, as for strokes painted on an empty layer", _ALL, "masks",
+         choices=ALPHA_CONVENTIONS),
     Flag("mask_threshold", "grey level above which a mask pixel is white (JPEG masks are not binary; default: "
                            "%(default)s)", _ALL, "masks", metavar="0..254"),
-    Flag("alpha_threshold", "in a mask with transparency, alpha at or below this is hole (default: %(default)s)",
-         _ALL, "masks", metavar="0..254"),
+    Flag("alpha_threshold", "in a mask with transparency, alpha at or below this is transparent (default: "
+                            "%(default)s)", _ALL, "masks", metavar="0..254"),
     Flag("inverted_mask_fraction", "a hole above this fraction of the image gets a note that the mask may be "
                                    "inverted (default: %(default)s)", _ALL, "masks", metavar="F"),
+    Flag("not_a_mask_fraction", "a mask file with more than this fraction of its pixels neither black nor white "
+                                "(mid-grey or coloured), over many grey levels, is refused as a photo (1: never; "
+                                "default: %(default)s)", _ALL, "masks", metavar="F"),
     Flag("roi", "crop around the hole before inference: auto (when the crop is at most --roi-auto-max-area of the "
                 "frame), on, off (default: %(default)s)", _ALL, "processing", choices=ROI_MODES),
     Flag("roi_growth", "the crop's side is this many times the hole's longer side (default: %(default)s)",
@@ -83,9 +93,9 @@ TABLE = (
     Flag("attention_prune_mass", "in each attention row the smallest weights summing to at most this are dropped "
                                  "(error <= 255 x this grey levels; default: %(default).6f)", _ALL, "processing",
          metavar="M"),
-    Flag("attention_power", "detail: the attention rows raised to this power and renormalised, so each hole "
-                            "cell borrows its texture from fewer places (sharper fill, a little further from the "
-                            "truth pixel for pixel; 1: the model's own rows; default: %(default)s)", _ALL,
+    Flag("attention_power", "--fill network: the attention rows raised to this power and renormalised, so each "
+                            "hole cell borrows its texture from fewer places (sharper fill, a little further from "
+                            "the truth pixel for pixel; 1: the model's own rows; default: %(default)s)", _ALL,
          "processing", flag="--detail", metavar="P"),
     Flag("cra_chunk_cells", "active cells per CRA matrix product (bounds the memory; default: %(default)s)",
          _ALL, "processing", metavar="N"),
@@ -121,7 +131,12 @@ TABLE = (
          metavar="N"),
     Flag("serve_wait", "seconds a request waits for the model before it gets 503 busy (default: %(default)s)",
          ("serve",), "page", metavar="S"),
-    Flag("serve_keep", "photos and results kept in memory (default: %(default)s)", ("serve",), "page", metavar="N"),
+    Flag("serve_keep_bytes", "memory for the photos and results the page keeps, in bytes; the least recently "
+                             "used go first (default: %(default)s, 1 GiB)", ("serve",), "page", metavar="BYTES"),
+    Flag("serve_keep_recent", "a photo or result is never dropped within this many seconds of its upload or "
+                              "inpaint, nor while an inpaint of it runs: while only such fill the memory, a new "
+                              "upload gets 503 with Retry-After (default: %(default)s)", ("serve",), "page",
+         metavar="S"),
     Flag("serve_preview_side", "longest side of the live preview's frames (default: %(default)s)", ("serve",),
          "page", metavar="PX"),
     Flag("serve_preview_quality", "JPEG quality of the live preview (default: %(default)s)", ("serve",), "page",
@@ -135,6 +150,12 @@ BY_FIELD = {f.field: f for f in TABLE}
 #: Fields set otherwise: the model paths by --model.
 NOT_FLAGS = ("onnx_model", "om_model")
 
+#: The settings a user changes (besides the command's files, --model and
+#: --timings): ``--help`` shows these; every other flag of the table, one
+#: added later too, is a tuning option that ``--help-all`` adds.
+EVERYDAY = ("backend", "mask_convention", "alpha_convention", "roi", "fill", "blend_feather", "jpeg_quality",
+            "overwrite")
+
 _GROUPS = {"model": "model", "masks": "masks", "processing": "processing", "output": "output",
            "stream": "stream", "page": "web page"}
 _TIMINGS = {"inpaint": "print the seconds spent in each stage",
@@ -142,33 +163,56 @@ _TIMINGS = {"inpaint": "print the seconds spent in each stage",
             "serve": "log each inpaint request's stage timings to stderr"}
 
 
+class _HelpAll(argparse.Action):
+    """``--help-all``: the help with the tuning options, then exit."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        for action in parser._actions:
+            action.help = getattr(action, "tuning_help", action.help)
+        parser.epilog = "Every option is described in edge_app/README.md (Options)."
+        parser.print_help()
+        parser.exit()
+
+
 def add_options(parser: argparse.ArgumentParser, command: str) -> None:
     """The flags ``command`` uses (the table's, ``--model``, and ``--timings``
-    where it prints them), in groups; ``parse`` reads them."""
+    where it prints them); ``parse`` reads them. ``--help`` lists the
+    everyday ones (EVERYDAY) under "common options"; the tuning ones are
+    listed by topic by ``--help-all``."""
     defaults = AppConfig()
+    common = parser.add_argument_group("common options")
     groups = {}  # type: Dict[str, argparse._ArgumentGroup]
+    tuning = 0
 
     def group(name: str) -> argparse._ArgumentGroup:
         if name not in groups:
-            groups[name] = parser.add_argument_group(_GROUPS[name])
+            groups[name] = parser.add_argument_group("tuning: " + _GROUPS[name])
         return groups[name]
 
-    group("model").add_argument("--model", metavar="PATH",
-                                help="model file (default: edge_app/models/hifill.onnx, or hifill.om for the acl "
-                                     "backend)")
+    common.add_argument("--model", metavar="PATH",
+                        help="model file (default: edge_app/models/hifill.onnx, or hifill.om for the acl backend)")
     for flag in TABLE:
         if command not in flag.commands:
             continue
         default = getattr(defaults, flag.field)
+        where = common if flag.field in EVERYDAY else group(flag.group)
         if isinstance(default, bool):  # a switch away from the default
-            group(flag.group).add_argument(flag.name, dest=flag.field, default=default, help=flag.help_for(command),
-                                           action="store_false" if default else "store_true")
+            action = where.add_argument(flag.name, dest=flag.field, default=default, help=flag.help_for(command),
+                                        action="store_false" if default else "store_true")
         else:
             choices = flag.choices() if callable(flag.choices) else flag.choices
-            group(flag.group).add_argument(flag.name, dest=flag.field, type=type(default), default=default,
-                                           metavar=flag.metavar, choices=choices, help=flag.help_for(command))
+            action = where.add_argument(flag.name, dest=flag.field, type=type(default), default=default,
+                                        metavar=flag.metavar, choices=choices, help=flag.help_for(command))
+        if where is not common:
+            action.tuning_help, action.help = action.help, argparse.SUPPRESS
+            tuning += 1
     if command in _TIMINGS:
-        group("output").add_argument("--timings", action="store_true", help=_TIMINGS[command])
+        common.add_argument("--timings", action="store_true", help=_TIMINGS[command])
+    parser.add_argument("--help-all", action=_HelpAll,
+                        help="show the {} tuning options too, and exit".format(tuning))
     parser.set_defaults(parser=parser)
 
 

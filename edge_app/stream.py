@@ -140,10 +140,11 @@ class _Reader:
 
 def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: str,
                max_frames: Optional[int] = None, progress: Optional[Callable[[int], None]] = None,
-               mask_path: Optional[str] = None) -> StreamReport:
+               mask_path: Optional[str] = None, by_alpha: bool = False) -> StreamReport:
     """Inpaint every frame of ``source`` with the fixed ``hole`` into ``out_path``.
 
-    ``progress(n)`` is called after each written frame.
+    ``progress(n)`` is called after each written frame; ``by_alpha``: the
+    hole was read from the mask file's transparency (masks.check_pair).
     """
     config = inpainter.config
     cap = open_source(source)
@@ -154,7 +155,7 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
         first = reader.read()
         if first is None:
             raise InpaintError("no readable frame", source)
-        masks.warn(masks.check_pair(first, hole, config, mask_path))
+        masks.warn(masks.check_pair(first, hole, config, mask_path, by_alpha=by_alpha))
         frames = inpainter.for_mask(hole)
         writer = cv2.VideoWriter(out_path, cv2.VideoWriter_fourcc(*config.stream_fourcc), source_fps(cap, config),
                                  (first.shape[1], first.shape[0]))

@@ -1,5 +1,7 @@
 """The command line end to end on generated files, and what it imports."""
 import ast
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 import edge_fakes
+from edge_app import masks
 from edge_app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,3 +312,189 @@ def test_no_module_of_edge_app_is_above_400_lines():
     long = {str(p.relative_to(ROOT)): n for p in (ROOT / "edge_app").rglob("*.py")
             for n in [len(p.read_text().splitlines())] if n > 400}
     assert long == {}
+
+
+SAMPLE = ROOT / "edge_app" / "samples"
+
+
+def sample_pair(folder, size=(640, 360)):
+    """The README's sample, scaled: a colour JPEG photo and its PNG mask (white = hole)."""
+    photo = cv2.resize(cv2.imread(str(SAMPLE / "bridge.jpg")), size, interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(cv2.imread(str(SAMPLE / "bridge_mask.png"), cv2.IMREAD_GRAYSCALE), size,
+                      interpolation=cv2.INTER_NEAREST)
+    photo_path, mask_path = folder / "bridge.jpg", folder / "bridge_mask.png"
+    cv2.imwrite(str(photo_path), photo, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(str(mask_path), mask)
+    return photo_path, mask_path, photo, mask
+
+
+def one_error(code, err):
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("convention", ["white-hole", "keep-white"])
+def test_swapped_arguments_are_an_error_not_a_grey_picture(tmp_path, model, capsys, convention):
+    """`inpaint mask.png photo.jpg` thresholded the photo into a 93 % hole and
+    wrote a grey picture (exit 0), in either convention: now one line says the
+    arguments are swapped, and nothing is written."""
+    photo_path, mask_path, _, _ = sample_pair(tmp_path)
+    out = tmp_path / "out.jpg"
+    code, _, err = run_cli(["inpaint", mask_path, photo_path, "-o", out, "--model", model, "--backend",
+                            "onnxruntime", "--mask-convention", convention], capsys)
+    line = one_error(code, err)
+    assert line.startswith("error: {}: looks like a photo, and {} like a mask".format(photo_path, mask_path))
+    assert "swapped" in line and not out.exists()
+
+
+def test_a_photo_given_as_the_mask_is_refused_naming_the_setting(tmp_path, model, capsys):
+    """A photo as the mask of another photo: the mask is refused, with what was
+    found (a colour picture, its grey levels) and the setting that reads it anyway."""
+    photo_path, _, photo, _ = sample_pair(tmp_path)
+    other = tmp_path / "other.jpg"
+    cv2.imwrite(str(other), photo[::-1])
+    out = tmp_path / "out.png"
+    code, _, err = run_cli(["inpaint", photo_path, other, "-o", out, "--model", model], capsys)
+    line = one_error(code, err)
+    assert line.startswith("error: {}: not a mask but a photo? a colour picture with ".format(other)), line
+    assert "neither black nor white" in line and "--not-a-mask-fraction 1" in line and not out.exists()
+
+
+@pytest.mark.parametrize("quality", [95, 75, 30])
+@pytest.mark.parametrize("kind", ["grey", "colour"])
+def test_jpeg_masks_with_compression_noise_are_accepted(tmp_path, model, capsys, quality, kind):
+    """The sample's mask (thin cables and a blob) saved as a JPEG, grey or as
+    three channels, down to quality 30: read as a mask, as the PNG is, to
+    within the pixels next to its edges."""
+    photo_path, mask_path, _, mask = sample_pair(tmp_path)
+    jpeg = tmp_path / "mask.jpg"
+    pixels = mask if kind == "grey" else cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR)
+    cv2.imwrite(str(jpeg), pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert len(np.unique(cv2.imread(str(jpeg), cv2.IMREAD_UNCHANGED))) > 10  # really not black and white
+    out = tmp_path / "out.png"
+    code, stdout, err = run_cli(["inpaint", photo_path, jpeg, "-o", out, "--model", model], capsys)
+    assert code == 0 and err == "", err
+    hole = masks.read_hole(str(jpeg))
+    edges = cv2.dilate(cv2.Canny(mask, 100, 200), np.ones((5, 5), np.uint8)) > 0
+    assert np.array_equal(hole[~edges] > 0, mask[~edges] > 0)
+
+
+def alpha_masks(folder, photo, mask):
+    """The two ways an image editor exports a mask with transparency: the photo
+    with the object erased (transparent = hole) and white strokes painted on
+    an empty layer (opaque = hole)."""
+    erased, strokes = folder / "erased.png", folder / "strokes.png"
+    cv2.imwrite(str(erased), np.dstack([photo, np.where(mask > 0, 0, 255).astype(np.uint8)]))
+    cv2.imwrite(str(strokes), np.dstack([np.full(photo.shape, 255, np.uint8), mask]))
+    return erased, strokes
+
+
+def hole_share(stdout):
+    return float(re.search(r"hole ([\d.]+)%", stdout).group(1)) / 100
+
+
+def test_both_alpha_workflows_are_read_with_the_alpha_convention(tmp_path, model, capsys):
+    """Transparent = hole by default (an erased object); strokes on an empty
+    layer were read inverted (89 % hole) and the note named --mask-convention,
+    which changes nothing for them, in either convention: now it names
+    --alpha-convention opaque-hole, which reads them right."""
+    photo_path, _, photo, mask = sample_pair(tmp_path)
+    erased, strokes = alpha_masks(tmp_path, photo, mask)
+    share = (mask > 0).mean()
+    base = ["--model", model, "--backend", "onnxruntime", "--overwrite", "-o", tmp_path / "out.png"]
+    code, stdout, err = run_cli(["inpaint", photo_path, erased] + base, capsys)
+    assert code == 0 and err == "" and hole_share(stdout) == pytest.approx(share, abs=0.001)
+    for convention in ("white-hole", "keep-white"):
+        code, stdout, err = run_cli(["inpaint", photo_path, strokes, "--mask-convention", convention] + base, capsys)
+        assert code == 0 and hole_share(stdout) == pytest.approx(1 - share, abs=0.001)
+        assert err.strip() == "warning: {}: mask marks 89% of the image as hole (its transparent pixels): is it " \
+                              "inverted? For strokes painted on a transparent layer, pass --alpha-convention " \
+                              "opaque-hole".format(strokes)
+    code, stdout, err = run_cli(["inpaint", photo_path, strokes, "--alpha-convention", "opaque-hole"] + base, capsys)
+    assert code == 0 and err == "" and hole_share(stdout) == pytest.approx(share, abs=0.001)
+
+
+def test_an_output_that_is_a_folder_or_cannot_be_made_is_one_line_before_the_model(tmp_path, capsys):
+    """An existing folder as OUT said "output exists", then with --overwrite
+    "cannot write this image format"; a file on OUT's path was a traceback in
+    folder mode. Now each is one line saying so, exit 2, nothing written, and
+    before the model is opened (the model named here does not exist)."""
+    image_path, mask_path, _, _ = make_files(tmp_path)
+    folder, a_file = tmp_path / "results", tmp_path / "notes.txt"
+    folder.mkdir()
+    a_file.write_text("not a folder")
+    missing_model = ["--model", tmp_path / "none.onnx", "--backend", "onnxruntime"]
+    for extra in ([], ["--overwrite"]):
+        code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", folder] + extra + missing_model, capsys)
+        assert one_error(code, err) == "error: {}: OUT is a folder: give a file name (or folders as IMAGE and MASK " \
+                                       "to inpaint a folder of images)".format(folder)
+    assert list(folder.iterdir()) == []
+    out = a_file / "deeper" / "out.png"
+    code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", out] + missing_model, capsys)
+    assert one_error(code, err) == "error: {}: cannot create the output folder: {} is a file".format(out, a_file)
+    images = tmp_path / "images"
+    images.mkdir()
+    image_path.rename(images / "photo.png")
+    mask_path.rename(images / "photo_mask.png")
+    code, _, err = run_cli(["inpaint", images, images, "-o", a_file / "out"] + missing_model, capsys)
+    assert "cannot create the output folder: {} is a file".format(a_file) in one_error(code, err)
+    code, _, err = run_cli(["stream", "--source", tmp_path / "in.mp4", "--mask", images / "photo_mask.png", "-o",
+                            folder, "--overwrite"] + missing_model, capsys)
+    assert one_error(code, err) == "error: {}: OUT is a folder: give a video file name (e.g. out.mp4)".format(folder)
+    code, _, err = run_cli(["bench", "--out", folder, "--overwrite"] + missing_model, capsys)
+    assert one_error(code, err) == "error: {} is a folder: give --out a file name (e.g. results.json)".format(folder)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_an_output_folder_without_write_permission_is_one_line(tmp_path, model, capsys):
+    image_path, mask_path, _, _ = make_files(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, _, err = run_cli(["inpaint", image_path, mask_path, "-o", locked / "new" / "out.png", "--model",
+                                model], capsys)
+    finally:
+        locked.chmod(0o700)
+    assert "cannot write into the folder {} (permission denied)".format(locked) in one_error(code, err)
+
+
+def _video(tmp_path, frames=8, size=(128, 96)):
+    source = tmp_path / "in.mp4"
+    writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
+    for i in range(frames):
+        writer.write(np.full(size[::-1] + (3,), 20 * i, np.uint8))
+    writer.release()
+    return source
+
+
+def _fence(tmp_path, size=(128, 96)):
+    mask = np.zeros(size[::-1], np.uint8)
+    mask[30:60, 50:90] = 255
+    cv2.imwrite(str(tmp_path / "m.png"), mask)
+    return tmp_path / "m.png", mask
+
+
+def test_stream_progress_counts_frames_with_max_frames_too(tmp_path, model, capsys):
+    """With --max-frames the bar counted "img" (without it, "frame")."""
+    pytest.importorskip("tqdm")
+    source, (mask_path, _) = _video(tmp_path), _fence(tmp_path)
+    for limit in (["--max-frames", "6"], []):
+        code, _, err = run_cli(["stream", "--source", source, "--mask", mask_path, "-o", tmp_path / "out.mp4",
+                                "--overwrite", "--model", model] + limit, capsys)
+        assert code == 0 and "frame/s" in err and "img" not in err, err
+
+
+def test_stream_shows_no_progress_bar_before_an_error(tmp_path, model, capsys):
+    """A mask of another size printed an empty bar before its error line."""
+    pytest.importorskip("tqdm")
+    source, (_, mask) = _video(tmp_path), _fence(tmp_path)
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), cv2.resize(mask, (64, 48)))
+    for limit in (["--max-frames", "6"], []):
+        code, _, err = run_cli(["stream", "--source", source, "--mask", small, "-o", tmp_path / "bad.mp4",
+                                "--model", model] + limit, capsys)
+        assert one_error(code, err) == "error: {}: mask is 64x48 but the image is 128x96 (width x height)".format(
+            small)
+    assert not (tmp_path / "bad.mp4").exists()

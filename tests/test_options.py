@@ -1,14 +1,16 @@
 """The command line built from the config: one flag per AppConfig field, each
 command with exactly the flags it uses, values checked once by AppConfig.check."""
 import argparse
+import re
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
 from edge_app import AppConfig, bench
 from edge_app.cli import build_parser
 from edge_app.errors import ConfigError
-from edge_app.options import BY_FIELD, COMMANDS, NOT_FLAGS, TABLE, add_options, parse
+from edge_app.options import BY_FIELD, COMMANDS, EVERYDAY, NOT_FLAGS, TABLE, add_options, parse
 
 #: Positional arguments and required options of each command, for parsing.
 REQUIRED = {"inpaint": ["inpaint", "a.png", "m.png", "-o", "o.png"],
@@ -71,6 +73,7 @@ def test_defaults_are_the_configs(command):
 def test_each_flag_sets_its_field():
     """A value off the default for every flag of every command reaches that field."""
     samples = {str: {"backend": "onnxruntime", "cra_matmul_model": "p.om", "mask_convention": "keep-white",
+                     "alpha_convention": "opaque-hole",
                      "roi": "off", "stream_fourcc": "FFV1", "fill": "network"}}
     for command in COMMANDS:
         for flag in TABLE:
@@ -114,7 +117,7 @@ def test_a_value_out_of_range_is_a_usage_error_naming_the_flag(argv, words, caps
 
 def test_the_config_checks_every_range_once():
     for field, bad in [("blend_feather", -1), ("roi_growth", 0.5), ("thin_radius", 0), ("stream_fourcc", "mp4"),
-                       ("serve_keep", 0), ("inverted_mask_fraction", 0.0), ("mask_convention", "guess")]:
+                       ("serve_keep_bytes", 0), ("inverted_mask_fraction", 0.0), ("mask_convention", "guess")]:
         with pytest.raises(ConfigError) as exc:
             AppConfig().with_options(**{field: bad})
         assert exc.value.field == field and str(exc.value).startswith(field + ": ")
@@ -134,3 +137,50 @@ def test_add_options_sets_the_parser_for_usage_errors():
     parser = argparse.ArgumentParser(prog="x")
     add_options(parser, "serve")
     assert parser.parse_args([]).parser is parser
+
+
+def help_of(command, flag="--help"):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([command, flag])
+    assert exc.value.code == 0
+    return exc
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_the_everyday_options_and_help_all_the_tuning_ones(command, capsys):
+    """--help was about 100 lines with some 30 tuning flags in one list: now it
+    lists the command's own arguments and the everyday options (EVERYDAY,
+    --model, --timings), and --help-all adds every tuning flag, by topic."""
+    help_of(command)
+    short = capsys.readouterr().out
+    help_of(command, "--help-all")
+    full = capsys.readouterr().out
+    own = [f for f in TABLE if command in f.commands]
+    everyday = [f.name for f in own if f.field in EVERYDAY]
+    tuning = [f.name for f in own if f.field not in EVERYDAY]
+    assert "--backend" in everyday and "--overwrite" in everyday and len(tuning) >= 15
+    def listed(name, text):  # an option's own line, not a mention in another's help
+        return re.search(r"^  {}\b".format(re.escape(name)), text, re.M) is not None
+    assert all(listed(name, short) for name in everyday + ["--model", "--help-all"])
+    assert [name for name in tuning if listed(name, short)] == []
+    assert "show the {} tuning options too".format(len(tuning)) in short
+    assert all(listed(name, full) for name in everyday + tuning)
+    assert "common options:" in full and "tuning: processing:" in full
+    assert len(short.splitlines()) < 75 < len(full.splitlines())
+
+
+def test_a_flag_added_later_is_a_tuning_option():
+    """EVERYDAY names fields: any other flag, one added to the table later too, goes behind --help-all."""
+    parser = argparse.ArgumentParser(prog="x")
+    add_options(parser, "inpaint")
+    hidden = {option for action in parser._actions if action.help == argparse.SUPPRESS
+              for option in action.option_strings}
+    assert hidden == {f.name for f in TABLE if "inpaint" in f.commands and f.field not in EVERYDAY}
+
+
+def test_every_flag_is_described_in_the_app_readme():
+    """The full list stays documented: every flag of the table in edge_app/README.md's options table."""
+    text = (Path(__file__).resolve().parents[1] / "edge_app" / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("### Options"):]
+    missing = [f.name for f in TABLE if "`{}".format(f.name) not in table]
+    assert missing == []

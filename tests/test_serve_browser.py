@@ -17,6 +17,7 @@ import select
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from base64 import b64decode
 from pathlib import Path
@@ -305,3 +306,65 @@ def test_a_result_is_marked_stale_when_the_mask_changes_and_inpaint_waits_for_pa
             assert _state(browser) == ("done", False, False, False)
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_the_page_sends_a_dropped_photo_again_and_shows_a_full_servers_message(tmp_path):
+    """The server keeps photos by a memory budget: when it dropped the page's
+    photo (410), Inpaint sends the same file again and inpaints with the mask
+    as painted; when its memory is full of recent uploads, an upload shows the
+    server's 503 message. The store's clock is moved by hand."""
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("no Chromium: `apt-get install chromium` (.ci/run does) to run the page in a browser")
+    size = (480, 270)
+    photo = tmp_path / "photo.png"
+    image = cv2.resize(cv2.imread(str(PHOTO)), size, interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(photo), image)
+    other = cv2.imencode(".png", image[::-1])[1].tobytes()
+    model = edge_fakes.fake_hifill(tmp_path / "fake.onnx")
+    now = [1000.0]
+    with Inpainter(model=model, backend="onnxruntime", serve_keep_bytes=int(2.5 * image.nbytes),
+                   serve_keep_recent=60) as inpainter, serving(inpainter) as server:
+        server.store.clock = lambda: now[0]
+
+        def upload_elsewhere():  # another user's upload, straight to the API
+            request = urllib.request.Request(server.url() + "api/image", data=other, method="POST",
+                                             headers={"Content-Type": "image/png"})
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            try:
+                with opener.open(request, timeout=60) as reply:
+                    return reply.status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        browser = Chromium(binary, tmp_path / "profile")
+        try:
+            browser.send("Page.navigate", session=True, url=server.url())
+            browser.wait_for("document.body && document.body.dataset.status === 'ready'")
+            browser.set_files("#photoFile", [photo])
+            browser.wait_for("document.body.dataset.status === 'image'")
+            first = browser.evaluate("state.image.id")
+            left, top, width = browser.evaluate(
+                "(() => { const r = document.getElementById('mask').getBoundingClientRect(); "
+                "return [r.left, r.top, r.width]; })()")
+            browser.drag([(left + width * x / 10, top + width * 0.25) for x in (3, 5, 7)])
+            now[0] += 61
+            assert [upload_elsewhere(), upload_elsewhere()] == [200, 200]  # the page's photo made room
+            now[0] += 61
+            browser.click("#inpaint")
+            browser.wait_for("['done', 'error'].includes(document.body.dataset.status)", timeout=120)
+            message = browser.evaluate("document.getElementById('message').textContent")
+            assert browser.evaluate("document.body.dataset.status") == "done", message
+            assert browser.evaluate("state.image.id") != first
+            result = fetch_png(browser.evaluate("document.getElementById('downloadResult').href"))
+            mask = fetch_png(browser.evaluate("document.getElementById('downloadMask').href"))
+
+            assert upload_elsewhere() == 200  # now the memory is full of recent uploads
+            browser.set_files("#photoFile", [photo])
+            browser.wait_for("document.getElementById('message').className === 'error'")
+            full = browser.evaluate("document.getElementById('message').textContent")
+        finally:
+            browser.close()
+    assert (mask > 127).any() and (result != image).any(axis=2)[mask > 127].mean() > 0.5
+    assert "memory for photos is full" in full and "try again in 60 s" in full

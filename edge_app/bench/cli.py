@@ -50,6 +50,8 @@ def _check_options(options: argparse.Namespace) -> None:
         raise ValueError("--image and --mask go together")
     if options.sizes:
         parse_sizes(options.sizes)
+    if os.path.isdir(options.out):
+        raise ValueError("{} is a folder: give --out a file name (e.g. results.json)".format(options.out))
     if os.path.exists(options.out) and not options.config.overwrite:
         raise ValueError("{} exists: pass --overwrite to replace it".format(options.out))
     parent = os.path.dirname(os.path.abspath(options.out))

@@ -1,4 +1,5 @@
 """The page's API calls (one method each; the table is in edge_app/serve/__init__.py)."""
+import json
 import os
 import sys
 import time
@@ -8,11 +9,12 @@ import numpy as np
 
 from .. import fileio, masks
 from ..atomic import atomic_path
+from . import heap
 from .errors import HttpError
 from .handler import Handler, routes
 from .live import LivePreview
-from .store import Photo
-from .uploads import decode_hole, decode_photo, encode_png, mask_png
+from .store import Photo, Result
+from .uploads import decode_mask, decode_photo, encode_png, mask_png
 
 _ID = "([0-9a-f]{16})"
 Query = Dict[str, List[str]]
@@ -52,10 +54,11 @@ class ApiHandler(Handler):
             "mask_convention": cfg.mask_convention,
             "max_upload_bytes": cfg.serve_max_upload,
             "max_pixels": cfg.serve_max_pixels,
+            "store": server.store.usage(),
         })
 
     def _add_photo(self, source: fileio.SourceImage) -> None:
-        key = self.server.images.add(Photo(source))
+        key = self.server.store.add("photo", Photo(source))
         self.send_json({"id": key, "width": source.bgr.shape[1], "height": source.bgr.shape[0]})
 
     def post_image(self, query: Query) -> None:
@@ -68,33 +71,41 @@ class ApiHandler(Handler):
         self._add_photo(fileio.source_from_array(frame, "frame"))
 
     def get_image(self, key: str, query: Query) -> None:
-        self.send(200, self.server.images.get(key).png(), "image/png")
+        self.send(200, self.server.store.get("photo", key).png(), "image/png")
 
     def post_mask(self, key: str, query: Query) -> None:
-        image = self.server.images.get(key).image
-        hole = decode_hole(self.body(), self.server.config)
-        masks.check_size(hole, image.shape)
-        self.send(200, mask_png(hole, self.server.config), "image/png")
+        """The mask file's PNG in the server's convention; header X-Mask-Notes:
+        the notes of masks.check_pair as JSON (a likely inverted mask names the
+        setting that reads this kind of file the other way)."""
+        server = self.server
+        image = server.store.get("photo", key).image
+        mask = decode_mask(self.body(), server.config)
+        masks.check_size(mask.hole, image.shape)
+        notes = masks.check_pair(image, mask.hole, server.config, by_alpha=mask.by_alpha)
+        self.send(200, mask_png(mask.hole, server.config), "image/png",
+                  {"X-Mask-Notes": json.dumps(notes, ensure_ascii=True)})
 
     def post_inpaint(self, key: str, query: Query) -> None:
         server = self.server
-        photo = server.images.get(key)
-        image = photo.image
-        t0 = time.perf_counter()
-        hole = decode_hole(self.body(), server.config)
-        notes = masks.check_pair(image, hole, server.config, empty="error")  # before the model runs
-        decode = time.perf_counter() - t0
-        inpainter = server.inpainter
+        with server.store.held("photo", key) as photo:  # never dropped while its inpaint is in flight
+            image = photo.image
+            t0 = time.perf_counter()
+            mask = decode_mask(self.body(), server.config)
+            hole = mask.hole
+            notes = masks.check_pair(image, hole, server.config, empty="error", by_alpha=mask.by_alpha)
+            decode = time.perf_counter() - t0
+            inpainter = server.inpainter
 
-        def work() -> Tuple[np.ndarray, Dict[str, float], float]:
-            started = time.perf_counter()
-            out = inpainter.for_mask(hole).inpaint(image)
-            return out, dict(inpainter.timings), started
+            def work() -> Tuple[np.ndarray, Dict[str, float], float]:
+                started = time.perf_counter()
+                out = inpainter.for_mask(hole).inpaint(image)
+                return out, dict(inpainter.timings), started
 
-        t_queued = time.perf_counter()
-        out, timings, started = server.model.run(work)
-        t0 = time.perf_counter()
-        result = server.results.add((encode_png(photo.source.restore(out)), mask_png(hole, server.config)))
+            t_queued = time.perf_counter()
+            out, timings, started = server.model.run(work)
+            t0 = time.perf_counter()
+            result = server.store.add("result", Result(encode_png(photo.source.restore(out)),
+                                                       mask_png(hole, server.config)))
         stages = [("decode", decode)] + list(timings.items()) + [("encode", time.perf_counter() - t0)]
         total = sum(seconds for _, seconds in stages)
         backend = inpainter.backend.name
@@ -108,12 +119,13 @@ class ApiHandler(Handler):
             "total_ms": round(1000 * total, 2), "waited_ms": round(1000 * (started - t_queued), 2),
             "notes": notes,
         })
+        heap.release_free_memory()  # what the inpaint freed, back to the system
 
     def get_result(self, key: str, query: Query) -> None:
-        self.send_png(self.server.results.get(key)[0], query, "inpainted-{}.png".format(key[:8]))
+        self.send_png(self.server.store.get("result", key).png, query, "inpainted-{}.png".format(key[:8]))
 
     def get_result_mask(self, key: str, query: Query) -> None:
-        self.send_png(self.server.results.get(key)[1], query, "mask-{}.png".format(key[:8]))
+        self.send_png(self.server.store.get("result", key).mask_png, query, "mask-{}.png".format(key[:8]))
 
     def _live(self) -> LivePreview:
         if self.server.live is None:
@@ -128,8 +140,10 @@ class ApiHandler(Handler):
 
     def post_stream_mask(self, key: str, query: Query) -> None:
         server, live = self.server, self._live()
-        hole = decode_hole(self.body(), server.config)
-        notes = masks.check_pair(server.images.get(key).image, hole, server.config, empty="error")
+        mask = decode_mask(self.body(), server.config)
+        hole = mask.hole
+        notes = masks.check_pair(server.store.get("photo", key).image, hole, server.config, empty="error",
+                                 by_alpha=mask.by_alpha)
         masks.check_size(hole, server.source.shape, what="a frame of the source")
         if server.stream_mask is None:
             raise HttpError(404, "no mask file for the stream: start the server with --mask FILE")

@@ -60,7 +60,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise HttpError(405, "use {} for {}".format(method, url.path))
             raise HttpError(404, "no such page or API call")
         except HttpError as exc:
-            self.send_json({"error": exc.message}, exc.status)
+            self.send_json({"error": exc.message}, exc.status, exc.headers)
         except InpaintError as exc:
             self.send_json({"error": exc.problem}, 400)
         except (ConnectionError, socket.timeout):
@@ -79,8 +79,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def send_json(self, obj: Dict[str, Any], status: int = 200) -> None:
-        self.send(status, json.dumps(obj).encode("utf-8"), "application/json")
+    def send_json(self, obj: Dict[str, Any], status: int = 200, headers: Optional[Dict[str, str]] = None) -> None:
+        self.send(status, json.dumps(obj).encode("utf-8"), "application/json", headers)
 
     def send_png(self, png: bytes, query: Dict[str, List[str]], filename: str) -> None:
         """A PNG, as a download named ``filename`` with ``?download=1``."""

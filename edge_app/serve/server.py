@@ -47,10 +47,7 @@ class EdgeServer(http.server.ThreadingHTTPServer):
                 self.page = f.read()
         except OSError as exc:
             raise InpaintError("cannot read the page: {}".format(exc.strerror), PAGE)
-        self.images = Store(self.config.serve_keep, "photo not found (the server keeps the newest {}): "
-                                                    "upload it again or take a new frame")
-        self.results = Store(self.config.serve_keep, "result not found (the server keeps the newest {}): "
-                                                     "inpaint again")
+        self.store = Store(self.config.serve_keep_bytes, self.config.serve_keep_recent)
         self.source = self.live = self.model = None  # type: Any
         self.stream_mask = os.path.abspath(stream_mask) if source and stream_mask else None
         self.may_replace = self.config.overwrite or not (self.stream_mask and os.path.exists(self.stream_mask))

@@ -33,10 +33,11 @@ def decode_photo(data: bytes, config: AppConfig) -> fileio.SourceImage:
     return fileio.source_from_array(_decode(data, config, "photo", cv2.IMREAD_ANYCOLOR), "photo")
 
 
-def decode_hole(data: bytes, config: AppConfig) -> np.ndarray:
-    """The uint8 (H, W) hole of an uploaded mask PNG or JPEG, by the configured convention."""
-    raw = fileio.mask_from_array(_decode(data, config, "mask", cv2.IMREAD_GRAYSCALE), "mask")
-    return masks.hole_from_file_array(raw, config)
+def decode_mask(data: bytes, config: AppConfig) -> masks.MaskFile:
+    """An uploaded mask PNG or JPEG read by the configured conventions (its
+    hole, and whether its transparency gave it)."""
+    raw = fileio.mask_from_array(_decode(data, config, "mask", cv2.IMREAD_ANYCOLOR), "mask")
+    return masks.mask_file_from_array(raw, config, "mask")
 
 
 def encode_png(image: np.ndarray) -> bytes:
