@@ -5,6 +5,7 @@ import numpy as np
 from edge_app.completion import Completion
 from edge_app.completion.patchmatch import Level
 from edge_app.cra import CraPlan
+from edge_app.cra import dense
 from edge_app.cra.dense import SourceField, compose_dense
 from edge_app.preprocess import small_hole
 
@@ -36,15 +37,23 @@ def _compose(image, hole, completion, detail=True):
     return compose_dense(image, SourceField(completion, hole.shape), plan, out, detail=detail)
 
 
-def test_a_region_copied_from_one_place_is_that_place_pixel_for_pixel():
+def test_a_region_copied_from_one_place_is_that_place_pixel_for_pixel(monkeypatch):
     image = _noise()
     hole = np.zeros((SIDE, SIDE), np.uint8)
     hole[800:1200, 900:1300] = 1
-    out = _compose(image, hole, _completion(image, hole, lambda ty, tx: (0 * ty, 0 * tx - 120)))
+    completion = _completion(image, hole, lambda ty, tx: (0 * ty, 0 * tx - 120))
     inner = (slice(820, 1180), slice(920, 1280))
     source = (slice(820, 1180), slice(920 - 480, 1280 - 480))
-    assert np.abs(out[inner].astype(int) - image[source].astype(int)).max() <= 1
+    out = _compose(image, hole, completion)
     np.testing.assert_array_equal(out[:780], image[:780])  # far from the hole: untouched
+    # the detail at DETAIL_GAIN of its contrast around the view's own fill ...
+    up = cv2.resize(completion.image, (SIDE, SIDE), interpolation=cv2.INTER_LINEAR)
+    got, want = out[inner].astype(np.float32) - up[inner], image[source].astype(np.float32) - up[inner]
+    assert abs(got.std() / want.std() - dense.DETAIL_GAIN) < 0.02
+    # ... and at full contrast the source's own pixels
+    monkeypatch.setattr(dense, "DETAIL_GAIN", 1.0)
+    out = _compose(image, hole, completion)
+    assert np.abs(out[inner].astype(int) - image[source].astype(int)).max() <= 1
 
 
 def test_without_detail_the_fill_is_the_view_upsampled():

@@ -326,16 +326,18 @@ def test_evaluate_is_deterministic_and_writes_json(trained_run, images, tmp_path
 
 
 @pytest.mark.slow  # trains (trained_run)
-def test_evaluate_opencv_baseline_on_the_same_samples(trained_run, images, tmp_path):
+def test_evaluate_host_baselines_on_the_same_samples(trained_run, images, tmp_path):
     results = {}
-    for name in ("navier_stokes", "telea"):
+    for name in ("navier_stokes", "telea", "patches"):
         out = tmp_path / f"{name}.json"
         assert main(["evaluate", "--baseline", name, "--data", str(images), "--size", "64", "--count", "3",
                      "--seed", "5", "--json", str(out)]) == 0
         results[name] = json.loads(out.read_text())
-    ns, telea = results["navier_stokes"], results["telea"]
+    ns, telea, patches = results["navier_stokes"], results["telea"], results["patches"]
     assert ns["baseline"] == "navier_stokes" and "checkpoint" not in ns
-    assert 0 < ns["l1_hole"] < 0.5 and ns["l1_hole"] != telea["l1_hole"]
+    assert 0 < ns["l1_hole"] < 0.5 and ns["l1_hole"] != telea["l1_hole"] != patches["l1_hole"]
+    for result in results.values():  # the distribution and edge scores of the hole
+        assert result["swd"] > 0 and 0 <= result["edge_f1"] <= 1
     # a checkpoint and a baseline are exclusive, and one of them is needed
     with pytest.raises(SystemExit):
         main(["evaluate", "--baseline", "telea", "--checkpoint", str(trained_run / "last.pt"), "--data", str(images)])

@@ -11,10 +11,15 @@ on the composited result ``refined * m + truth * (1 - m)``, quantised to
   so this is ``l1_hole`` times the hole fraction);
 - ``psnr`` (dB), ``ssim``, ``ms_ssim``: over the whole image, averaged over
   images. MS-SSIM uses 5 scales when the size allows it (>= 176 px), fewer
-  otherwise; ``ms_ssim_scales`` says how many.
+  otherwise; ``ms_ssim_scales`` says how many;
+- ``swd`` and ``edge_f1``: the hole's patch-distribution distance (lower is
+  better) and edge F1 (higher is better) of training/hole_metrics.py, which
+  judge detail and structure where pixel errors favour a smooth fill.
 
 ``--baseline telea|navier_stokes`` measures OpenCV's ``cv2.inpaint`` (radius
-3) on the same samples instead, the classical reference of the model card.
+3) on the same samples instead, the classical reference of the model card;
+``--baseline patches`` the app's exemplar completion of the 512 view
+(edge_app.completion, the default fill's, without the network's candidates).
 """
 from __future__ import annotations
 
@@ -28,35 +33,49 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import metrics
+from edge_app.completion import complete_view
+
+from . import hole_metrics, metrics
 from .checkpoint import load_generator
 from .config import DataConfig, LossConfig, MaskConfig, ModelConfig
 from .losses import attention_losses
 from .data import BatchSource
 
-METRICS = ("l1_hole", "l1", "psnr", "ssim", "ms_ssim")
+METRICS = ("l1_hole", "l1", "psnr", "ssim", "ms_ssim", "swd", "edge_f1")
 #: Of the attention rows of the hole (a generator's, not a baseline's): KL
 #: from the target rows and the mean top weight (training/attention_target.py).
 ATTENTION_METRICS = ("att_cost", "att_kl", "att_top")
 ATTENTION_CELL = ModelConfig().attention_cell
-#: ``--baseline`` choices: OpenCV's inpainting methods.
-BASELINES = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
+#: OpenCV's inpainting methods (``--baseline``, with "patches").
+OPENCV_BASELINES = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
+BASELINES = tuple(OPENCV_BASELINES) + ("patches",)
 
 
-class OpenCVInpaint(nn.Module):
-    """cv2.inpaint with the generator's call signature: ``(x, m) -> (None, result, None)``,
-    x in [-1, 1] BGR (B, 3, H, W), m (B, 1, H, W) hole = 1."""
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8 BGR."""
+    return torch.round((x.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class HostInpaint(nn.Module):
+    """A host-side fill with the generator's call signature: ``(x, m) -> (None,
+    result, None)``, x in [-1, 1] BGR (B, 3, H, W), m (B, 1, H, W) hole = 1:
+    OpenCV's cv2.inpaint (radius 3) or the app's patch completion."""
 
     def __init__(self, method: str, radius: int = 3) -> None:
         super().__init__()
         if method not in BASELINES:
             raise ValueError(f"unknown baseline {method!r}: choose from {', '.join(BASELINES)}")
-        self.flag, self.radius = BASELINES[method], radius
+        self.method, self.radius = method, radius
+
+    def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        if self.method == "patches":
+            done = complete_view(image, hole)
+            return image if done is None else np.clip(np.rint(done.image), 0, 255).astype(np.uint8)
+        return cv2.inpaint(image, hole * 255, self.radius, OPENCV_BASELINES[self.method])
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor):
-        images = torch.round((x.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        holes = (mask[:, 0] > 0.5).to(torch.uint8).cpu().numpy() * 255
-        out = np.stack([cv2.inpaint(np.ascontiguousarray(i), h, self.radius, self.flag) for i, h in zip(images, holes)])
+        holes = (mask[:, 0] > 0.5).to(torch.uint8).cpu().numpy()
+        out = np.stack([self._fill(np.ascontiguousarray(i), h) for i, h in zip(_to_uint8(x), holes)])
         result = torch.from_numpy(out).permute(0, 3, 1, 2).to(x.device, torch.float32) / 127.5 - 1.0
         return None, result, None
 
@@ -92,6 +111,10 @@ def evaluate_generator(generator: nn.Module, source: BatchSource, count: int, de
         }
         for k, v in values.items():
             sums[k] += float(v.double().sum())
+        holes = (m[:, 0] > 0.5).cpu().numpy()
+        for result, truth, hole in zip(_to_uint8(out), _to_uint8(x), holes):
+            sums["swd"] += hole_metrics.swd(result, truth, hole)
+            sums["edge_f1"] += hole_metrics.edge_f1(result, truth, hole)
     result: Dict[str, Any] = {k: v / count for k, v in sums.items()}
     result.update({"count": count, "size": size, "ms_ssim_scales": scales})
     return result
@@ -105,6 +128,8 @@ def format_table(result: Dict[str, Any]) -> str:
         ("PSNR (dB)", result["psnr"]),
         ("SSIM", result["ssim"]),
         (f"MS-SSIM ({result['ms_ssim_scales']} scales)", result["ms_ssim"]),
+        ("SWD in hole (lower is better)", result["swd"]),
+        ("edge F1 in hole", result["edge_f1"]),
     ]
     rows += [(name, result[key]) for key, name in (("att_cost", "attention match cost (hole rows)"),
                                                    ("att_kl", "attention KL from target (hole rows)"),
@@ -131,7 +156,8 @@ def run_evaluation(checkpoint: Optional[str], data: str, size: int = 512, count:
                 "total_steps": meta["total_steps"]}
         title = f"{checkpoint} (step {meta['step']}, {meta['total_steps']} in all)"
     else:
-        generator, what, title = OpenCVInpaint(baseline), {"baseline": baseline}, f"OpenCV {baseline}"
+        generator, what = HostInpaint(baseline), {"baseline": baseline}
+        title = "patch completion" if baseline == "patches" else f"OpenCV {baseline}"
     generator.to(dev)
     source = BatchSource(DataConfig(root=data, size=size), MaskConfig(), 1, seed)
     result = evaluate_generator(generator, source, count, dev, batch)

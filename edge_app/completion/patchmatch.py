@@ -33,6 +33,9 @@ ALONG_TRIES = 4
 #: A neighbour's shift is taken when its distance is at most this much above
 #: the target's own (make_coherent).
 COHERENCE_SLACK = 0.25
+#: Overuse penalty, in median patch distances per fair share a source
+#: pixel is taken beyond (Level.penalise).
+OVERUSE = 0.5
 #: Vote weights: exp(-distance / (2 sigma^2)), sigma^2 this quantile of the distances.
 SIGMA_QUANTILE = 0.75
 
@@ -81,6 +84,7 @@ class Level:
         #: the hole's pixels as flat indices
         self.hole_pixels = np.flatnonzero(hole)
         self._table = None  # type: Optional[np.ndarray]
+        self._penalty = None  # type: Optional[np.ndarray]
         self._coverage = None
 
     def coverage(self):
@@ -123,9 +127,25 @@ class Level:
         return patch_features(image)[self.ty, self.tx]
 
     def distance(self, targets: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
-        """Squared distances between target features and the sources' (from the index)."""
-        diff = targets - self._table[sy * self.shape[1] + sx]
-        return np.einsum("ij,ij->i", diff, diff)
+        """Squared distances between target features and the sources' (from the
+        index), plus the sources' overuse penalty (``penalise``)."""
+        flat = sy * self.shape[1] + sx
+        diff = targets - self._table[flat]
+        distance = np.einsum("ij,ij->i", diff, diff)
+        return distance if self._penalty is None else distance + self._penalty[flat]
+
+    def penalise(self, nnf: Tuple[np.ndarray, np.ndarray], cost: np.ndarray) -> None:
+        """Make the sources the field ``nnf`` copies most dearer: each source
+        pixel costs OVERUSE times the median distance for every time the
+        patches it lies in are taken beyond their fair share (Kaspar et al.
+        2015's occurrence term). Without it a large hole is filled from a
+        few bland patches again and again: a flat, repeated fill."""
+        h, w = self.shape
+        taken = np.bincount(nnf[0] * w + nnf[1], minlength=h * w).reshape(h, w).astype(np.float32)
+        covered = cv2.boxFilter(taken, -1, (PATCH, PATCH), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        fair = float(covered[self.valid].mean()) if self.vy.size else 1.0
+        scale = OVERUSE * float(np.median(cost))
+        self._penalty = (scale * np.maximum(covered / max(fair, 1e-6) - 1.0, 0.0)).reshape(-1)
 
 
 def _try(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray], cost: np.ndarray,
@@ -156,6 +176,8 @@ def search(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray]
         _try(level, targets, nnf, cost, cy, cx)
     h, w = level.shape
     for _ in range(iterations):
+        level.penalise(nnf, cost)
+        cost = level.distance(targets, sy, sx)
         if along is not None:
             for _ in range(ALONG_TRIES):
                 r = rng.uniform(PATCH, max(h, w) / 2.0, sy.size) * rng.choice((-1.0, 1.0), sy.size)

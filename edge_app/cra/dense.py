@@ -5,14 +5,15 @@ The completion (edge_app.completion) gives every 512 pixel around the hole
 the pixel its patch came from: a one-hot attention at the finest grain the
 network's view has. At full resolution each pixel of the hole takes
 
-    result = up(filled) + sum_k w_k R(P + scale * offset_k)
+    result = up(filled) + g * sum_k w_k R(P + scale * offset_k)
 
 where ``up(filled)`` is the completed view upsampled (bilinear, as
 cv2.resize), ``R = I - up(filled)`` the residual of the known frame (the
 detail the view lost; sources lie in the known part, where the completed
 view is the frame's own), and ``offset_k`` the source offsets of the four
-view pixels around P, weighted bilinearly. Inside a region copied from one
-place the four offsets agree and the result is that place's own pixels;
+view pixels around P, weighted bilinearly, and ``g`` (DETAIL_GAIN) 0.8.
+Inside a region copied from one place the four offsets agree and the
+result is that place's own pixels (their detail at 0.8 of its contrast);
 where the source changes, the residuals of both cross-fade over one 512
 pixel: no cell grid, no hard seam. The blend into the frame and the active
 boxes are those of the CRA plan (edge_app.cra.plan), so the soft edge and
@@ -27,6 +28,15 @@ import numpy as np
 from ..completion import Completion
 from .plan import CraPlan
 from .threads import OpenCVSingleThreaded, Pool, default_threads
+
+
+#: The borrowed detail is added at this share of its contrast. Detail out of
+#: phase with the truth costs pixel error in proportion to its contrast, and
+#: the patch distribution distance (SWD) rises as it fades; validation split
+#: at full resolution (24 cases), L1 in the hole / SWD: 1.0: 19.10 / 0.111,
+#: 0.7: 18.73 / 0.141 (Navier-Stokes 19.08 / 0.256). 0.8 keeps the fill's
+#: L1 below Navier-Stokes' with most of the grain.
+DETAIL_GAIN = 0.8
 
 
 class SourceField:
@@ -105,7 +115,7 @@ def _box(image: np.ndarray, field: SourceField, box: Tuple[int, int, int, int]) 
     # weights keeps its contrast where they cross-fade (a plain mean halves its variance there)
     np.sqrt(norm, out=norm)
     np.divide(detail, norm[..., None], out=detail, where=norm[..., None] > 0)
-    result += detail
+    result += DETAIL_GAIN * detail
     return result
 
 
