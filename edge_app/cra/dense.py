@@ -38,6 +38,10 @@ from .threads import OpenCVSingleThreaded, Pool, default_threads
 #: at or above-left of it, in the order their weights are summed.
 TAPS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
+#: Longest map row given to cv2.remap (it takes fewer than 32767 columns);
+#: one row: remap works through it in long blocks.
+REMAP_ROW = 16384
+
 Box = Tuple[int, int, int, int]
 Cell = Tuple[int, Box, np.ndarray, bool]
 
@@ -139,6 +143,24 @@ def _merged_weights(field: SourceField, quads: np.ndarray, products: List[np.nda
     return weights
 
 
+def _add_source(image: np.ndarray, field: SourceField, k: int, box: Box, quads: np.ndarray, pixels: np.ndarray,
+                weight: np.ndarray, to_view: Tuple[float, float], detail: np.ndarray, norm: np.ndarray) -> None:
+    """Add the detail of tap k's source, and its squared weight, at ``pixels``
+    (flat in ``box``; ``quads`` their quads, ``detail`` and ``norm`` flat
+    over the box). The maps go to cv2.remap as rows of up to REMAP_ROW."""
+    y0, _, x0, x1 = box
+    _, offset_y, offset_x = field.taps[k]
+    for start in range(0, pixels.size, REMAP_ROW):
+        part, part_weight = pixels[start:start + REMAP_ROW], weight[start:start + REMAP_ROW]
+        part_quads = quads.take(part)
+        rows, cols = np.divmod(part, x1 - x0)
+        qy = (rows + y0).astype(np.float32) + offset_y.take(part_quads)
+        qx = (cols + x0).astype(np.float32) + offset_x.take(part_quads)
+        detail[part] += _source_detail(image, field.filled, qy[None, :], qx[None, :], part_weight[None, :],
+                                       to_view)[0]
+        norm[part] += part_weight * part_weight
+
+
 def _box(image: np.ndarray, field: SourceField, grid: _Grid, box: Box) -> np.ndarray:
     """float32 result over ``box`` (y0, y1, x0, x1) of the frame."""
     y0, y1, x0, x1 = box
@@ -163,20 +185,9 @@ def _box(image: np.ndarray, field: SourceField, grid: _Grid, box: Box) -> np.nda
                             weight, to_view)
     norm = weight * weight
     # ... then the other taps' sources where they have a weight of their own
-    flat_detail, flat_norm = detail.reshape(-1, detail.shape[2]), norm.reshape(-1)
     for k in range(1, len(TAPS)):
-        has = np.flatnonzero(weights[k])
-        if has.size == 0:
-            continue
-        pixels, weight_k = mixed[has], weights[k][has]
-        quads_k = quads.ravel()[pixels]
-        _, offset_y, offset_x = field.taps[k]
-        rows, cols = np.divmod(pixels, x1 - x0)
-        # maps of one row: cv2.remap works through them in long blocks
-        qy = (rows + y0).astype(np.float32)[None, :] + offset_y.take(quads_k)[None, :]
-        qx = (cols + x0).astype(np.float32)[None, :] + offset_x.take(quads_k)[None, :]
-        flat_detail[pixels] += _source_detail(image, field.filled, qy, qx, weight_k[None, :], to_view)[0]
-        flat_norm[pixels] += weight_k * weight_k
+        _add_source(image, field, k, box, quads.ravel(), mixed[weights[k] != 0], weights[k][weights[k] != 0],
+                    to_view, detail.reshape(-1, detail.shape[2]), norm.reshape(-1))
     # distinct sources' detail is uncorrelated: dividing by the root of the summed squared
     # weights keeps its contrast where they cross-fade (a plain mean halves its variance there)
     np.sqrt(norm, out=norm)
