@@ -90,10 +90,11 @@ class Level:
         pixel less the shift), or ``ty.size`` where that lies outside the
         frame; mask-only, made once."""
         if self._covering is None:
-            index = np.pad(self.index, RADIUS, constant_values=self.ty.size)
+            index = np.pad(self.index, RADIUS, constant_values=self.ty.size).ravel()
+            stride = self.shape[1] + 2 * RADIUS
             hy, hx = np.divmod(self.hole_pixels, self.shape[1])
-            self._covering = np.stack([index[hy + (RADIUS - dy), hx + (RADIUS - dx)]
-                                       for dy, dx in _shifts()])
+            centre = (hy + RADIUS) * stride + (hx + RADIUS)  # each hole pixel in the padded index
+            self._covering = np.stack([index.take(centre - (dy * stride + dx)) for dy, dx in _shifts()])
         return self._covering
 
     def neighbour(self, dy: int, dx: int) -> np.ndarray:
@@ -251,13 +252,15 @@ def vote(image: np.ndarray, level: Level, nnf: Tuple[np.ndarray, np.ndarray],
     base = np.append((sy + RADIUS) * stride + (sx + RADIUS), RADIUS * stride + RADIUS)
     weight = np.append(weight, np.float32(0.0))
     covering = level.covering()
-    steps = np.array([dy * stride + dx for dy, dx in _shifts()])
-    weights = weight[covering]
-    values = padded.reshape(-1, channels).take(base[covering] + steps[:, None], axis=0)
+    weights = weight.take(covering)
+    at = base.take(covering)
+    at += np.array([dy * stride + dx for dy, dx in _shifts()])[:, None]
+    # (shifts, hole pixels, channels), each value times its patch's weight
+    values = padded.reshape(-1, channels).take(at, axis=0)
     values *= weights[..., None]
     # summed shift by shift, in order (as the patches are laid)
     total, norm = values[0], weights[0]
-    for k in range(1, len(steps)):
+    for k in range(1, covering.shape[0]):
         total += values[k]
         norm += weights[k]
     out = image.copy()
