@@ -47,43 +47,47 @@ Cell = Tuple[int, Box, np.ndarray, bool]
 
 
 class SourceField:
-    """The completion's sources as 512 maps (what the frames of one
-    completion share): per view pixel its source offset and whether it has
-    one; per quad of view pixels (rows i, i + 1 and columns j, j + 1, the
-    last row and column repeated: the four taps of the native pixels at or
-    below-right of view pixel (i, j)) the same for each tap, and which taps
-    name one source."""
+    """The completion's sources as maps over the 512 view (what the frames of
+    one completion share), laid out with the last row and column repeated
+    once more: per view pixel its source offset in native pixels; per quad
+    (rows i, i + 1 and columns j, j + 1: the four taps of the native pixels
+    at or below-right of view pixel (i, j)) which tap first names each tap's
+    source, and whether all four name one. Flat indices into these maps step
+    ``stride`` a row; tap k of quad q is view pixel q + ``steps[k]``."""
 
     def __init__(self, completion: Completion, shape: Tuple[int, int]):
         ty, tx = completion.targets
         sy, sx = completion.sources
         self.filled = completion.image
-        view = self.filled.shape[:2]
-        self.offset_y = np.zeros(view, np.float32)
-        self.offset_x = np.zeros(view, np.float32)
-        self.known = np.zeros(view, np.float32)
+        view_h, view_w = self.filled.shape[:2]
         height, width = shape
-        # offsets in native pixels
-        self.offset_y[ty, tx] = (sy - ty) * (height / float(view[0]))
-        self.offset_x[ty, tx] = (sx - tx) * (width / float(view[1]))
-        self.known[ty, tx] = 1.0
-        padded = [np.pad(m, ((0, 1), (0, 1)), mode="edge") for m in (self.known, self.offset_y, self.offset_x)]
-        #: per tap: (known, offset rows, offset columns) of each quad
-        self.taps = [tuple(np.ascontiguousarray(m[dy:dy + view[0], dx:dx + view[1]]) for m in padded)
-                     for dy, dx in TAPS]
-        #: per tap: the first tap of each quad that names its source (int8; the tap itself if none before it)
-        self.first = [np.zeros(view, np.int8)]
-        for k in range(1, len(TAPS)):
-            first = np.full(view, k, np.int8)
+        self.stride = view_w + 1
+        self.steps = [dy * self.stride + dx for dy, dx in TAPS]
+        # (offset rows, offset columns) in native pixels, each pair also read as one 64-bit key
+        # (equal keys, equal offsets: an offset is never -0.0 or NaN)
+        offsets = np.zeros((view_h + 1, view_w + 1, 2), np.float32)
+        offsets[ty, tx, 0] = (sy - ty) * (height / float(view_h))
+        offsets[ty, tx, 1] = (sx - tx) * (width / float(view_w))
+        known = np.zeros((view_h + 1, view_w + 1), bool)
+        known[ty, tx] = True
+        for m in (offsets, known):
+            m[view_h] = m[view_h - 1]
+            m[:, view_w] = m[:, view_w - 1]
+        self.offset_y, self.offset_x = np.ascontiguousarray(offsets[..., 0]), np.ascontiguousarray(offsets[..., 1])
+        key = offsets.view(np.int64)[..., 0]
+        keys = [key[dy:dy + view_h, dx:dx + view_w] for dy, dx in TAPS]
+        #: per tap: the first tap of each quad that names its source (the tap
+        #: itself if none before it; int8), -1 where the tap has no source
+        self.first = []  # type: List[np.ndarray]
+        for k, (dy, dx) in enumerate(TAPS):
+            first = np.full((view_h + 1, view_w + 1), k, np.int8)
+            inner = first[:view_h, :view_w]
             for m in reversed(range(k)):
-                first[self._same(k, m)] = m
+                inner[keys[k] == keys[m]] = m
+            inner[~known[dy:dy + view_h, dx:dx + view_w]] = -1
             self.first.append(first)
-        #: quads whose four taps name one source
-        self.single = np.logical_and.reduce([first == 0 for first in self.first])
-
-    def _same(self, k: int, m: int) -> np.ndarray:
-        """Quads whose taps k and m name one source."""
-        return (self.taps[k][1] == self.taps[m][1]) & (self.taps[k][2] == self.taps[m][2])
+        #: quads whose four taps name one source (or none has one)
+        self.single = np.logical_and.reduce([first == self.first[0] for first in self.first[1:]])
 
 
 def _taps(first: int, count: int, native: int, view: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -122,8 +126,13 @@ def _source_detail(image: np.ndarray, filled: np.ndarray, qy: np.ndarray, qx: np
     at the frame's edge)."""
     qy, qx = np.rint(qy, out=qy), np.rint(qx, out=qx)
     sharp = cv2.remap(image, qx, qy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
-    smooth = cv2.remap(filled, (qx + 0.5) * to_view[1] - 0.5, (qy + 0.5) * to_view[0] - 0.5,
-                       cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # view coordinates of their centres, as (q + 0.5) * to_view - 0.5 (in place)
+    view_y, view_x = qy + 0.5, qx + 0.5
+    view_y *= to_view[0]
+    view_x *= to_view[1]
+    view_y -= 0.5
+    view_x -= 0.5
+    smooth = cv2.remap(filled, view_x, view_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     detail = np.subtract(sharp, smooth, dtype=np.float32)
     detail *= weight[..., None]
     return detail
@@ -131,11 +140,11 @@ def _source_detail(image: np.ndarray, filled: np.ndarray, qy: np.ndarray, qx: np
 
 def _merged_weights(field: SourceField, quads: np.ndarray, products: List[np.ndarray]) -> List[np.ndarray]:
     """Per tap, the weights of pixels in ``quads`` (flat quad numbers) whose
-    bilinear weights are ``products``: a tap without a source weighs 0, and
-    taps naming the source of an earlier tap add their weights to it, in tap
-    order (they are one source)."""
-    weights = [field.taps[k][0].take(quads) * products[k] for k in range(len(TAPS))]
-    for k in range(1, len(TAPS)):
+    bilinear weights are ``products`` (changed in place): a tap without a
+    source weighs 0, and taps naming the source of an earlier tap add their
+    weights to it, in tap order (they are one source)."""
+    weights = products
+    for k in range(len(TAPS)):
         first = field.first[k].take(quads)
         for m in range(k):
             np.add(weights[m], weights[k], out=weights[m], where=first == m)
@@ -158,9 +167,9 @@ def _add_source(image: np.ndarray, field: SourceField, k: int, native: Tuple[np.
     """Tap k's source at native pixels (rows, columns) of quads ``quads``:
     its detail times ``weight``, and the squared weight. The maps go to
     cv2.remap as rows of up to REMAP_ROW."""
-    _, offset_y, offset_x = field.taps[k]
-    qy = native[0].astype(np.float32) + offset_y.take(quads)
-    qx = native[1].astype(np.float32) + offset_x.take(quads)
+    taps = quads + field.steps[k]
+    qy = native[0].astype(np.float32) + field.offset_y.take(taps)
+    qx = native[1].astype(np.float32) + field.offset_x.take(taps)
     detail = np.empty((qy.size, image.shape[2]), np.float32)
     for start in range(0, qy.size, REMAP_ROW):
         part = slice(start, start + REMAP_ROW)
@@ -176,11 +185,11 @@ def _box(image: np.ndarray, field: SourceField, grid: _Grid, box: Box) -> np.nda
     view_w = grid.view[1]
     to_view = (grid.view[0] / float(grid.shape[0]), view_w / float(grid.shape[1]))
     result = _upsampled(field.filled, py, px)
-    quads = ylo[:, None] * view_w + xlo[None, :]
+    quads = ylo[:, None] * field.stride + xlo[None, :]
     # bilinear weights of the taps, in TAPS order
     products = [wy[:, None] * wx[None, :] for wy in (1.0 - fy, fy) for wx in (1.0 - fx, fx)]
     # where the four taps name one source it has their summed weight (none without a source) ...
-    weight = field.taps[0][0].take(quads) * (((products[0] + products[1]) + products[2]) + products[3])
+    weight = (((products[0] + products[1]) + products[2]) + products[3]) * (field.first[0].take(quads) == 0)
     # ... elsewhere each source its own
     rows, cols = np.nonzero(~field.single.take(quads))
     mixed = rows * (x1 - x0) + cols
@@ -190,9 +199,8 @@ def _box(image: np.ndarray, field: SourceField, grid: _Grid, box: Box) -> np.nda
     native_y = np.arange(y0, y1, dtype=np.float32)[:, None]
     native_x = np.arange(x0, x1, dtype=np.float32)[None, :]
     # the first tap's source for every pixel (no source: weight 0) ...
-    _, offset_y, offset_x = field.taps[0]
-    detail = _source_detail(image, field.filled, native_y + offset_y.take(quads), native_x + offset_x.take(quads),
-                            weight, to_view)
+    detail = _source_detail(image, field.filled, native_y + field.offset_y.take(quads),
+                            native_x + field.offset_x.take(quads), weight, to_view)
     norm = weight * weight
     # ... then the other taps' sources where they have a weight of their own
     for k in range(1, len(TAPS)):
