@@ -41,10 +41,13 @@ def pull_push(values: np.ndarray, weight: np.ndarray) -> np.ndarray:
         hold = np.minimum(w * 4.0, 1.0)[..., None]  # a fine pixel 1/4 known holds like a known one
         own = v / np.maximum(w, _EPS)[..., None]
         held = hold * own
-        filled = held + (1.0 - hold) * up
+        free = 1.0 - hold
+        filled = held + free * up
+        mean = np.empty_like(filled)
         for _ in range(SWEEPS):
-            mean = cv2.blur(filled, (3, 3), borderType=cv2.BORDER_REPLICATE).reshape(filled.shape)
-            filled = held + (1.0 - hold) * mean
+            cv2.blur(filled, (3, 3), dst=mean, borderType=cv2.BORDER_REPLICATE)
+            np.multiply(free, mean, out=mean)
+            np.add(held, mean, out=filled)
     return filled
 
 
@@ -58,13 +61,16 @@ def remove_seam(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     if not ring.any():
         return image
     share = cv2.blur(hole8.astype(np.float32), (3, 3))
-    fill_mean = cv2.blur(image * inside[..., None], (3, 3)).reshape(image.shape) / np.maximum(share, _EPS)[..., None]
+    around = cv2.blur(image * inside[..., None], (3, 3)).reshape(image.shape)
+    # only the ring's fill means count
+    ring_mismatch = image[ring] - around[ring] / np.maximum(share[ring], _EPS)[:, None]
     mismatch = np.zeros_like(image)
-    mismatch[ring] = image[ring] - fill_mean[ring]
+    mismatch[ring] = ring_mismatch
     # a large mismatch is structure the fill did not continue (a pole cut
     # by the outline), not a shade to even out: spread, it would be a haze
-    offset = ring & (np.abs(mismatch).max(axis=2) <= SEAM_LIMIT)
-    correction = pull_push(mismatch, offset.astype(np.float32))
+    offset = np.zeros(hole.shape, np.float32)
+    offset[ring] = np.abs(ring_mismatch).max(axis=1) <= SEAM_LIMIT
+    correction = pull_push(mismatch, offset)
     out = image.copy()
-    out[inside] += correction[inside]
+    np.add(out, correction, out=out, where=inside[..., None])
     return out

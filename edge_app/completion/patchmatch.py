@@ -11,7 +11,7 @@ context cells worth trying). ``vote`` rebuilds the hole as the weighted
 mean of the source patches that cover each pixel (Wexler et al. 2007:
 weights fall with the patch distance).
 """
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -85,22 +85,32 @@ class Level:
         self.hole_pixels = np.flatnonzero(hole)
         self._table = None  # type: Optional[np.ndarray]
         self._penalty = None  # type: Optional[np.ndarray]
-        self._coverage = None
+        self._covering = None  # type: Optional[np.ndarray]
+        self._neighbours = {}  # type: Dict[Tuple[int, int], np.ndarray]
 
-    def coverage(self):
-        """Per patch shift (dy, dx): the targets whose patch, shifted so, covers
-        a hole pixel, and those pixels (flat indices); mask-only, made once."""
-        if self._coverage is None:
+    def covering(self) -> np.ndarray:
+        """(PATCH * PATCH, hole pixels): per patch shift (dy, dx), row by row,
+        the target whose patch covers each hole pixel at that shift (the
+        pixel less the shift), or ``ty.size`` where that lies outside the
+        frame; mask-only, made once."""
+        if self._covering is None:
+            index = np.pad(self.index, RADIUS, constant_values=self.ty.size).ravel()
+            stride = self.shape[1] + 2 * RADIUS
+            hy, hx = np.divmod(self.hole_pixels, self.shape[1])
+            centre = (hy + RADIUS) * stride + (hx + RADIUS)  # each hole pixel in the padded index
+            self._covering = np.stack([index.take(centre - (dy * stride + dx)) for dy, dx in _shifts()])
+        return self._covering
+
+    def neighbour(self, dy: int, dx: int) -> np.ndarray:
+        """The target number of the pixel (dy, dx) from each target (-1:
+        outside the frame or not a target); mask-only, made once."""
+        if (dy, dx) not in self._neighbours:
             h, w = self.shape
-            self._coverage = []
-            for dy in range(-RADIUS, RADIUS + 1):
-                for dx in range(-RADIUS, RADIUS + 1):
-                    py, px = self.ty + dy, self.tx + dx
-                    keep = (py >= 0) & (py < h) & (px >= 0) & (px < w)
-                    keep[keep] = self.hole[py[keep], px[keep]]
-                    which = np.flatnonzero(keep)
-                    self._coverage.append(((dy, dx), (which, py[which] * w + px[which])))
-        return self._coverage
+            ny, nx = self.ty + dy, self.tx + dx
+            inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+            self._neighbours[dy, dx] = np.where(
+                inside, self.index[np.minimum(np.maximum(ny, 0), h - 1), np.minimum(np.maximum(nx, 0), w - 1)], -1)
+        return self._neighbours[dy, dx]
 
     @property
     def has_sources(self) -> bool:
@@ -113,9 +123,10 @@ class Level:
     def snap(self, sy: np.ndarray, sx: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidates clamped into the frame, and whether each is a source."""
         h, w = self.shape
-        sy = np.clip(sy, RADIUS, h - 1 - RADIUS)
-        sx = np.clip(sx, RADIUS, w - 1 - RADIUS)
-        return sy, sx, self.valid[sy, sx]
+        # np.minimum / np.maximum: np.clip's checks of its bounds cost more than the clamping here
+        sy = np.minimum(np.maximum(sy, RADIUS), h - 1 - RADIUS)
+        sx = np.minimum(np.maximum(sx, RADIUS), w - 1 - RADIUS)
+        return sy, sx, self.valid.take(sy * w + sx)
 
     def index_sources(self, image: np.ndarray) -> None:
         """Keep every pixel's patch features of ``image`` for the search
@@ -124,15 +135,15 @@ class Level:
 
     def target_features(self, image: np.ndarray) -> np.ndarray:
         """(targets, FEATURES) patch features of ``image`` at the targets."""
-        return patch_features(image)[self.ty, self.tx]
+        return patch_features(image).reshape(-1, FEATURES).take(self.ty * self.shape[1] + self.tx, axis=0)
 
     def distance(self, targets: np.ndarray, sy: np.ndarray, sx: np.ndarray) -> np.ndarray:
         """Squared distances between target features and the sources' (from the
         index), plus the sources' overuse penalty (``penalise``)."""
         flat = sy * self.shape[1] + sx
-        diff = targets - self._table[flat]
+        diff = targets - self._table.take(flat, axis=0)
         distance = np.einsum("ij,ij->i", diff, diff)
-        return distance if self._penalty is None else distance + self._penalty[flat]
+        return distance if self._penalty is None else distance + self._penalty.take(flat)
 
     def penalise(self, nnf: Tuple[np.ndarray, np.ndarray], cost: np.ndarray) -> None:
         """Make the sources the field ``nnf`` copies most dearer: each source
@@ -157,10 +168,11 @@ def _try(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray], 
     idx = np.flatnonzero(valid)
     if idx.size == 0:
         return
-    new = level.distance(targets[idx], cy[idx], cx[idx])
-    better = new < cost[idx]
+    cy, cx = cy.take(idx), cx.take(idx)
+    new = level.distance(targets.take(idx, axis=0), cy, cx)
+    better = new < cost.take(idx)
     chosen = idx[better]
-    nnf[0][chosen], nnf[1][chosen], cost[chosen] = cy[chosen], cx[chosen], new[better]
+    nnf[0][chosen], nnf[1][chosen], cost[chosen] = cy[better], cx[better], new[better]
 
 
 def search(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray], iterations: int,
@@ -175,6 +187,7 @@ def search(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray]
     for cy, cx in candidates or ():
         _try(level, targets, nnf, cost, cy, cx)
     h, w = level.shape
+    on_edge = None if along is None else (along[0] != 0) | (along[1] != 0)
     for _ in range(iterations):
         level.penalise(nnf, cost)
         cost = level.distance(targets, sy, sx)
@@ -182,14 +195,12 @@ def search(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.ndarray]
             for _ in range(ALONG_TRIES):
                 r = rng.uniform(PATCH, max(h, w) / 2.0, sy.size) * rng.choice((-1.0, 1.0), sy.size)
                 _try(level, targets, nnf, cost, np.rint(level.ty + r * along[0]).astype(np.intp),
-                     np.rint(level.tx + r * along[1]).astype(np.intp), (along[0] != 0) | (along[1] != 0))
+                     np.rint(level.tx + r * along[1]).astype(np.intp), on_edge)
         for jump in JUMPS:
             for dy, dx in _NEIGHBOURS:
-                ny, nx = level.ty + dy * jump, level.tx + dx * jump
-                inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
-                neighbour = np.where(inside, level.index[np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)], -1)
+                neighbour = level.neighbour(dy * jump, dx * jump)
                 n = np.maximum(neighbour, 0)
-                _try(level, targets, nnf, cost, sy[n] - dy * jump, sx[n] - dx * jump, neighbour >= 0)
+                _try(level, targets, nnf, cost, sy.take(n) - dy * jump, sx.take(n) - dx * jump, neighbour >= 0)
         radius = max(h, w) // 2
         while radius >= 1:
             _try(level, targets, nnf, cost, sy + rng.integers(-radius, radius + 1, sy.size),
@@ -209,36 +220,39 @@ def make_coherent(level: Level, targets: np.ndarray, nnf: Tuple[np.ndarray, np.n
     Half the targets move at a time (a checkerboard), so two neighbours
     never swap shifts."""
     sy, sx = nnf
-    h, w = level.shape
     parity = (level.ty + level.tx) % 2
+    neighbours = [level.neighbour(dy, dx) for dy, dx in _NEIGHBOURS]
+    has = [n >= 0 for n in neighbours]
+    # a shift (rows, columns) as one number: shifts are equal when their keys are
+    span = 2 * level.shape[1]
     for _ in range(passes):
         for colour in (0, 1):
-            shifts = []  # each neighbour's shift (rows, columns), or None where there is none
-            for dy, dx in _NEIGHBOURS:
-                ny, nx = level.ty + dy, level.tx + dx
-                inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
-                n = np.where(inside, level.index[np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)], -1)
-                k = np.maximum(n, 0)
-                shifts.append((n >= 0, sy[k] - level.ty[k], sx[k] - level.tx[k]))
-            own = (np.ones(sy.size, bool), sy - level.ty, sx - level.tx)
-
-            def votes(shift):
-                has, oy, ox = shift
-                return has * sum(h_ & (oy == y_) & (ox == x_) for h_, y_, x_ in shifts)
-
-            best_votes, best_y, best_x = votes(own), own[1].copy(), own[2].copy()
-            for shift in shifts:
-                v = votes(shift)
-                better = v > best_votes
-                best_votes[better], best_y[better], best_x[better] = v[better], shift[1][better], shift[2][better]
+            own_y, own_x = sy - level.ty, sx - level.tx
+            own_key = own_y * span + own_x
+            shift_y = [own_y.take(np.maximum(n, 0)) for n in neighbours]
+            shift_x = [own_x.take(np.maximum(n, 0)) for n in neighbours]
+            keys = [own_key.take(np.maximum(n, 0)) for n in neighbours]
+            # each neighbour's shift counts a vote for every shift equal to it
+            best_votes = sum(has[j] & (own_key == keys[j]) for j in range(len(keys)))
+            best_y, best_x = own_y.copy(), own_x.copy()
+            for i in range(len(keys)):
+                votes = has[i] * sum(has[j] & (keys[i] == keys[j]) if j != i else has[i] for j in range(len(keys)))
+                better = votes > best_votes
+                best_votes[better], best_y[better], best_x[better] = votes[better], shift_y[i][better], shift_x[i][better]
             cy, cx, valid = level.snap(level.ty + best_y, level.tx + best_x)
             idx = np.flatnonzero(valid & (parity == colour) & ((cy != sy) | (cx != sx)))
             if idx.size == 0:
                 continue
-            new = level.distance(targets[idx], cy[idx], cx[idx])
-            take = new <= cost[idx] * (1.0 + COHERENCE_SLACK)
+            cy, cx = cy.take(idx), cx.take(idx)
+            new = level.distance(targets.take(idx, axis=0), cy, cx)
+            take = new <= cost.take(idx) * (1.0 + COHERENCE_SLACK)
             chosen = idx[take]
-            sy[chosen], sx[chosen], cost[chosen] = cy[chosen], cx[chosen], new[take]
+            sy[chosen], sx[chosen], cost[chosen] = cy[take], cx[take], new[take]
+
+
+def _shifts() -> List[Tuple[int, int]]:
+    """The (dy, dx) of a patch's pixels from its centre, row by row."""
+    return [(dy, dx) for dy in range(-RADIUS, RADIUS + 1) for dx in range(-RADIUS, RADIUS + 1)]
 
 
 def vote(image: np.ndarray, level: Level, nnf: Tuple[np.ndarray, np.ndarray],
@@ -255,17 +269,22 @@ def vote(image: np.ndarray, level: Level, nnf: Tuple[np.ndarray, np.ndarray],
     h, w = level.shape
     channels = image.shape[2]
     padded = cv2.copyMakeBorder(image, RADIUS, RADIUS, RADIUS, RADIUS, cv2.BORDER_REFLECT_101)
-    flat = padded.reshape(-1, channels)
     stride = w + 2 * RADIUS
-    base = (sy + RADIUS) * stride + (sx + RADIUS)  # each source's centre in the padded image
-    total = np.zeros((h * w, channels), np.float32)
-    weights = np.zeros(h * w, np.float32)
-    for (dy, dx), (which, pixels) in level.coverage():
-        # one target per pixel for a given shift: plain fancy-index adds are exact
-        wk = weight[which]
-        total[pixels] += flat[base[which] + dy * stride + dx] * wk[:, None]
-        weights[pixels] += wk
+    # each source's centre in the padded image; past the last target, one of weight 0 (shifts outside the frame)
+    base = np.append((sy + RADIUS) * stride + (sx + RADIUS), RADIUS * stride + RADIUS)
+    weight = np.append(weight, np.float32(0.0))
+    covering = level.covering()
+    weights = weight.take(covering)
+    at = base.take(covering)
+    at += np.array([dy * stride + dx for dy, dx in _shifts()])[:, None]
+    # (shifts, hole pixels, channels), each value times its patch's weight
+    values = padded.reshape(-1, channels).take(at, axis=0)
+    values *= weights[..., None]
+    # summed shift by shift, in order (as the patches are laid)
+    total, norm = values[0], weights[0]
+    for k in range(1, covering.shape[0]):
+        total += values[k]
+        norm += weights[k]
     out = image.copy()
-    hole = level.hole_pixels
-    out.reshape(-1, channels)[hole] = total[hole] / weights[hole][:, None]
+    out.reshape(-1, channels)[level.hole_pixels] = total / norm[:, None]
     return out
