@@ -71,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_inpainter(args: argparse.Namespace):
-    """The Inpainter of the parsed options (imported late: a light --help)."""
+    """The Inpainter of the parsed options, the network's threads sized for
+    the command (edge_app.cores; imported late: a light --help)."""
+    from .cores import for_command
     from .pipeline import Inpainter
-    return Inpainter.from_config(args.config, args.model)
+    return Inpainter.from_config(for_command(args.config, args.command), args.model)
 
 
 def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, np.ndarray]:

@@ -132,6 +132,13 @@ class AppConfig:
     #: FourCC of the written video.
     stream_fourcc: str = "mp4v"
 
+    # --- stream reuse (edge_app.reuse; the threads: edge_app.cores) ---------
+    #: Intra-op threads of the network (onnxruntime). 0: for `inpaint`, the
+    #: runtime's default (every core); for `stream`, `serve` and `bench`,
+    #: where frames are composed while the network runs, the cores minus
+    #: the frame path's thread (edge_app.cores).
+    network_threads: int = 0
+
     # --- web page (python -m edge_app serve) -------------------------------
     #: Largest upload (a photo or a mask file), in bytes: 413 above it.
     serve_max_upload: int = 64 * 1024 * 1024
@@ -206,6 +213,7 @@ _RULES = (
     ("stream_max_failures", _at_least(1), "must be >= 1"),
     ("stream_default_fps", lambda v: 0.0 < v < 1000.0, "must be in (0, 1000)"),
     ("stream_fourcc", lambda v: len(v) == 4, "must be 4 characters (e.g. mp4v)"),
+    ("network_threads", _at_least(0), "must be >= 0"),
     ("serve_max_upload", _at_least(1), "must be >= 1 byte"),
     ("serve_max_pixels", _at_least(1), "must be >= 1 pixel"),
     ("serve_wait", _at_least(0.0), "must be >= 0 seconds"),

@@ -18,6 +18,7 @@ from .errors import ConfigError
 COMMANDS = ("inpaint", "stream", "serve", "bench")
 _ALL = COMMANDS
 _STREAMING = ("stream", "bench")  # bench measures the stream loop too
+_NETWORK_THREADS = "the network's threads (onnxruntime; 0: {}; default: %(default)s)"
 
 
 class Flag(NamedTuple):
@@ -48,6 +49,10 @@ TABLE = (
     Flag("cra_matmul_model", "acl backend: run the CRA product on the AI core with this cra_matmul .om (made by "
                              "`python -m convert cra-matmul --size WxH`) for frames or ROI crops of that size; "
                              "worth it when the attention is flat", _ALL, "model", flag="--cra-matmul", metavar="OM"),
+    Flag("network_threads", {c: _NETWORK_THREADS.format("the runtime's default, every core" if c == "inpaint" else
+                                                       "the cores left by the frame path, which composes frames "
+                                                       "while the network runs") for c in _ALL},
+         _ALL, "model", metavar="N"),
     Flag("mask_convention", "white-hole: white pixels are the hole (default); keep-white: white is kept and black "
                             "is the hole, as in Huawei's Ascend sample. A mask with transparency is read from its "
                             "alpha channel (transparent = hole) in both cases", _ALL, "masks",

@@ -153,7 +153,7 @@ def open_configured_backend(config: AppConfig, model=None) -> Backend:
     for that kind of backend, Backend.model_option), with its settings."""
     name = resolve_backend(config.backend)
     path = model if model is not None else getattr(config, backend_class(name).model_option)
-    return open_backend(name, os.fspath(path), config.device_id, config.cra_matmul_model)
+    return open_backend(name, os.fspath(path), config.device_id, config.cra_matmul_model, config.network_threads)
 
 
 class Inpainter:
