@@ -218,6 +218,10 @@ def cmd_stream(args: argparse.Namespace) -> int:
     print("wrote {}: {}".format(args.output, report.summary()))
     if args.timings and report.written:
         _print_timings(report.timings, report.written)
+        if report.network_runs:
+            print("  {:<11s} {:8.1f} ms per run, {} runs in {} frames".format(
+                "network", 1000.0 * report.network_seconds / report.network_runs, report.network_runs,
+                report.written))
     return 0
 
 

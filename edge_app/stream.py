@@ -5,9 +5,11 @@
 Reading, preprocessing and inference (``MaskFrames.infer``) run in a worker
 thread that feeds a bounded queue; the calling thread does CRA compose,
 blend (``MaskFrames.finish``) and encode, so inference of frame t+1
-overlaps the host work of frame t. Frames that cannot be read or processed
-are counted, never fatal. ``LatestFrame`` keeps the newest frame of a
-source for the serve page.
+overlaps the host work of frame t. With reuse (the default, edge_app.reuse)
+``infer`` runs the network for the first frame only and it runs again on
+its own thread when the view changes; the report says how often it ran.
+Frames that cannot be read or processed are counted, never fatal.
+``LatestFrame`` keeps the newest frame of a source for the serve page.
 """
 import os
 import queue
@@ -30,8 +32,9 @@ _END = object()
 
 class StreamReport:
     """What happened: frames written, dropped (read but not processed),
-    unreadable (failed reads), wall seconds, frames per second and the
-    seconds per stage summed over the written frames."""
+    unreadable (failed reads), wall seconds, frames per second, the seconds
+    per stage summed over the written frames, and the network's runs (in
+    the frame path or on its own thread) and their seconds."""
 
     def __init__(self) -> None:
         self.written = 0
@@ -39,14 +42,17 @@ class StreamReport:
         self.unreadable = 0
         self.seconds = 0.0
         self.timings = {}  # type: Timings
+        self.network_runs = 0
+        self.network_seconds = 0.0
 
     @property
     def fps(self) -> float:
         return self.written / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        return "{} frames written in {:.1f} s ({:.2f} frames/s); {} dropped, {} unreadable".format(
-            self.written, self.seconds, self.fps, self.dropped, self.unreadable)
+        return ("{} frames written in {:.1f} s ({:.2f} frames/s); the network ran {} times; {} dropped, "
+                "{} unreadable").format(self.written, self.seconds, self.fps, self.network_runs, self.dropped,
+                                        self.unreadable)
 
 
 def open_source(source: str) -> cv2.VideoCapture:
@@ -215,7 +221,9 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
                 except queue.Empty:
                     pass
             worker.join()
+            frames.close()
         report.seconds = time.perf_counter() - t_start
+        report.network_runs, report.network_seconds = frames.network_runs, frames.network_seconds
         report.dropped += state["dropped"]
         if state["error"] is not None:
             raise state["error"]
