@@ -171,7 +171,7 @@ class MaskFrames:
             inpainted, attention, blend = inferred.outputs
             plan = self.plan_for(blend, timings)
             cra.compose(image[prepared.window], prepared.hole, inpainted, attention if config.cra else None,
-                        plan.blend, small=inferred.small, plan=plan, out=out[prepared.window],
+                        plan.blend, small=inferred.small, plan=plan, out=out[prepared.window], timings=timings,
                         **self._compose_options(plan))
             if prepared.thin:
                 t0 = time.perf_counter()
@@ -190,7 +190,7 @@ class MaskFrames:
         plan = self.plan_for(blend, timings)
         pixels = np.zeros_like(window)
         cra.compose(window, prepared.hole, inpainted, attention if config.cra else None, plan.blend, small=small,
-                    plan=plan.unblended(), out=pixels, **self._compose_options(plan))
+                    plan=plan.unblended(), out=pixels, timings=timings, **self._compose_options(plan))
         if self._cells is None or self._cells.plan is not plan:
             self._cells = Cells(plan, prepared.hole, prepared.thin)
         fill = Fill(pixels, small, self._cells)

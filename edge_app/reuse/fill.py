@@ -54,6 +54,8 @@ class Fill:
 
     def __init__(self, pixels: np.ndarray, small: np.ndarray, cells: Cells, quick: bool = False):
         self.pixels, self.small, self.cells, self.quick = pixels, small, cells, quick
+        #: the 512 view the network saw, in this fill's light (None: a quick fill)
+        self.key_view = None  # type: Optional[np.ndarray]
 
 
 def draw(fill: Fill, light: Light, image: np.ndarray, out: np.ndarray,

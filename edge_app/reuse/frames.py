@@ -122,7 +122,7 @@ class FrameReuse:
             self._ask(small, now)
             self.fill, self.fade, light = self._quick_fill(image[window], small, timings), None, IDENTITY
         elif not self.runner.busy and (now - self.asked >= config.reuse_max_age or
-                                       self._view_changed(small, timings)):
+                                       self._view_changed(small, light, timings)):
             self._ask(small, now)
         elif (self.fade is None and not fill.quick and self.key.weights is not None
               and self.meter.borrowed(changed, self.key.weights) > config.reuse_residual_change):
@@ -138,11 +138,14 @@ class FrameReuse:
         _add(timings, "blend", time.perf_counter() - t0)
         return out
 
-    def _view_changed(self, small: np.ndarray, timings: Dict[str, float]) -> bool:
-        """True when the view around the hole changed since the network's frame."""
+    def _view_changed(self, small: np.ndarray, light, timings: Dict[str, float]) -> bool:
+        """True when the view around the hole changed since the network's
+        frame (its view in the fill's light, brought into this frame's by
+        ``light``, the fill's to this frame's)."""
+        if self.fill.key_view is None:
+            return False
         t0 = time.perf_counter()
-        key = self.key.small
-        changed = self.meter.changed(key, small, self.light.fit(key, small))
+        changed = self.meter.changed(self.fill.key_view, small, light)
         _add(timings, "preprocess", time.perf_counter() - t0)
         return self.meter.around_hole(changed) > self.config.reuse_view_change
 
@@ -172,10 +175,15 @@ class FrameReuse:
     def _compose(self, key: Key, window: np.ndarray, small: np.ndarray, timings: Dict[str, float]) -> Fill:
         """A fill from the key's outputs and the current frame (their fill in its light)."""
         inpainted, attention, blend = key.outputs
+        t0 = time.perf_counter()
         light = self.light.fit(key.small, small)
+        key_view = key.small if light.identity else light.apply_small(key.small, cv2.CV_8U)
+        _add(timings, "preprocess", time.perf_counter() - t0)
         if not light.identity:
             inpainted = light.apply_small(np.asarray(inpainted, np.float32).reshape(small.shape))
-        return self.frames.compose_fill(window, small, inpainted, attention, blend, timings)
+        fill = self.frames.compose_fill(window, small, inpainted, attention, blend, timings)
+        fill.key_view = key_view
+        return fill
 
     def _quick_fill(self, window: np.ndarray, small: np.ndarray, timings: Dict[str, float]) -> Fill:
         """A scene change's fill until the network's: the frame's 512 view
