@@ -152,7 +152,9 @@ class AppConfig:
     #: of the 512 view: edge_app.reuse.change) ...
     reuse_view_change: float = 0.25
     reuse_view_band: int = 32
-    #: ... or when this many seconds passed since it last ran (0: whenever it is idle).
+    #: ... or when this many seconds passed since it last ran (0: whenever it
+    #: is idle): of a video file's own time (its frames / its frame rate), of
+    #: the wall clock for a live source.
     reuse_max_age: float = 10.0
     #: A scene change (cut, camera moved, lights switched): this fraction of
     #: the whole known view changed, or a channel's light gain beyond this

@@ -128,8 +128,9 @@ TABLE = (
                               "%(default)s)", _REUSING, "stream reuse", metavar="F"),
     Flag("reuse_view_band", "... within this many pixels of the hole in the 512 x 512 view (default: %(default)s)",
          _REUSING, "stream reuse", metavar="PX"),
-    Flag("reuse_max_age", "... and at the latest every S seconds (0: whenever it is idle; default: %(default)s)",
-         _REUSING, "stream reuse", metavar="S"),
+    Flag("reuse_max_age", "... and at the latest every S seconds, of a video file's own time or of the wall clock "
+                          "for a live source (0: whenever it is idle; default: %(default)s)", _REUSING,
+         "stream reuse", metavar="S"),
     Flag("reuse_scene_change", "a scene change (cut, camera moved, lights switched) runs the network at once: this "
                                "fraction of the whole view changed (default: %(default)s) ...", _REUSING,
          "stream reuse", metavar="F"),

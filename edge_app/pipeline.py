@@ -70,12 +70,15 @@ class Prepared:
 
 
 class Inferred:
-    """One frame's network outputs, the 512 image they came from, its timings."""
+    """One frame's network outputs, the 512 image they came from, its
+    timings, and its time in seconds (a video file's own clock; None: the
+    wall clock when it is finished)."""
 
-    def __init__(self) -> None:
+    def __init__(self, at: Optional[float] = None) -> None:
         self.small = None  # type: Optional[np.ndarray]
         self.outputs = None  # type: Optional[Outputs]
         self.timings = {}  # type: Dict[str, float]
+        self.at = at
 
 
 def _add(timings: Dict[str, float], key: str, seconds: float) -> None:
@@ -115,15 +118,18 @@ class MaskFrames:
         """Their seconds, summed."""
         return self._synchronous_seconds + (self.reuse.runner.seconds if self.reuse else 0.0)
 
-    def inpaint(self, image: np.ndarray) -> np.ndarray:
-        """One frame: ``finish(image, infer(image))``."""
-        return self.finish(image, self.infer(image))
+    def inpaint(self, image: np.ndarray, at: Optional[float] = None) -> np.ndarray:
+        """One frame: ``finish(image, infer(image, at))``."""
+        return self.finish(image, self.infer(image, at))
 
-    def infer(self, image: np.ndarray) -> Inferred:
+    def infer(self, image: np.ndarray, at: Optional[float] = None) -> Inferred:
         """Preprocess and run the backend (nothing to do for an empty mask;
-        with reuse, the network runs for the first frame only)."""
+        with reuse, the network runs for the first frame only). ``at``: the
+        frame's time in seconds on its source's clock (a video file's frame
+        number / its frame rate), which times ``reuse_max_age``; None: the
+        wall clock (a live source)."""
         prepared = self.prepared
-        inferred = Inferred()
+        inferred = Inferred(at)
         if prepared.empty:
             return inferred
         if image.shape[:2] != prepared.shape:
@@ -145,7 +151,7 @@ class MaskFrames:
 
     def run_network(self, img_input: np.ndarray, timings: Dict[str, float]) -> Outputs:
         """The backend on the 512 image and this mask (one run at a time per
-        Inpainter); its stage seconds added to ``timings``."""
+        backend: Inpainter.run_network); its stage seconds added to ``timings``."""
         outputs, stages = self.inpainter.run_network(img_input, self.prepared.mask_input)
         for key, seconds in stages.items():
             _add(timings, key, seconds)
@@ -161,7 +167,7 @@ class MaskFrames:
         """
         config, prepared, timings = self.config, self.prepared, inferred.timings
         if self.reuse is not None:
-            out = self.reuse.frame(image, inferred.small, inferred.outputs, timings)
+            out = self.reuse.frame(image, inferred.small, inferred.outputs, timings, inferred.at)
             self.inpainter.timings = timings
             return out
         t0 = time.perf_counter()

@@ -169,6 +169,8 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
         ready = queue.Queue(maxsize=config.stream_queue)
         stop = threading.Event()
         state = {"dropped": 0, "error": None}
+        # a file's frames are timed by its own clock (its frame rate), a live source's by the wall clock
+        period = 1.0 / source_fps(cap, config) if os.path.isfile(source) else None
 
         def produce() -> None:
             try:
@@ -180,7 +182,7 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
                         state["dropped"] += 1
                     else:
                         try:
-                            ready.put((frame, frames.infer(frame)))
+                            ready.put((frame, frames.infer(frame, None if period is None else (n - 1) * period)))
                         except Exception as exc:  # a bad frame must not end the stream
                             state["dropped"] += 1
                             warnings.warn(InpaintWarning("frame {} dropped: {}".format(n, exc)))

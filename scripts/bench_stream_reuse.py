@@ -12,7 +12,8 @@ hides content that is really there. Nothing is downloaded; no video is
 kept.
 
 The clip runs through ``edge_app.stream.run_stream`` (a lossless FFV1 video
-in and out, so the figures are of the pixels the app wrote) both ways,
+in and out, whatever --stream-fourcc says, so the figures are of the pixels
+the app wrote; a file's frames are timed by its own clock, 25 frames/s) both ways,
 ``--every-frame`` and with reuse, alternated over ``--rounds`` rounds (the
 first mode of each round alternates too), and for each run it reports
 frames/s, the network's runs, the stage times per frame, and against the
@@ -231,7 +232,7 @@ def bench_size(config, model: Optional[str], size: Tuple[int, int], frames: int,
             size[0], size[1], frames, time.perf_counter() - t0, clip.hole_pixels.mean()))
         for r in range(rounds):
             for mode in (MODES if r % 2 == 0 else MODES[::-1]):
-                mode_config = config.with_options(reuse_network=mode == "reuse")
+                mode_config = config.with_options(reuse_network=mode == "reuse", stream_fourcc="FFV1")
                 figures = run_mode(mode_config, model, video, clip.hole, folder, truths)
                 runs[mode].append(figures)
                 log(_line(mode, figures))

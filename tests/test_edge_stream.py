@@ -120,6 +120,23 @@ def test_stream_reuses_the_network_and_reports_its_runs(tmp_path, capsys):
     assert re.search(r"^  network +\d+\.\d ms per run, \d+ runs in 12 frames$", printed, re.M), printed
 
 
+def test_a_files_frames_carry_its_own_time(inpainter, video, tmp_path, monkeypatch):
+    """The stream gives each frame of a file its time on the file's clock
+    (frame number / 10 frames/s), which times --reuse-max-age."""
+    times = []
+    for_mask = inpainter.for_mask
+
+    def recording(hole):
+        frames = for_mask(hole)
+        infer = frames.infer
+        frames.infer = lambda image, at=None: times.append(at) or infer(image, at)
+        return frames
+
+    monkeypatch.setattr(inpainter, "for_mask", recording)
+    run_stream(inpainter, video, fixed_mask(), str(tmp_path / "out.mp4"))
+    assert times == pytest.approx([0.1 * n for n in range(12)])
+
+
 def test_stream_max_frames(inpainter, video, tmp_path):
     out = str(tmp_path / "five.mp4")
     report = run_stream(inpainter, video, fixed_mask(), out, max_frames=5)

@@ -181,6 +181,21 @@ def test_a_scene_cut_with_the_network_idle_runs_it_on_the_cut_frame(model):
         assert np.array_equal(held.inputs[1][0], frames.infer(b).small.astype(np.float32))
 
 
+def test_the_outputs_age_by_the_frames_own_time(model):
+    """A video file's frames carry their time (frame / frame rate): the
+    network runs again once they are --reuse-max-age apart, whatever the
+    wall clock says (stopped here)."""
+    image, hole = scene(), obstruction()
+    with Inpainter(model=model, backend="onnxruntime", reuse_max_age=0.5) as inpainter, \
+            held_runs(inpainter.backend, hold_from=2) as held:
+        frames = inpainter.for_mask(hole)
+        frames.reuse.clock = lambda: 0.0
+        for n in range(6):  # 10 frames/s
+            frames.inpaint(image, at=0.1 * n)
+        held.wait_started(2)
+        assert held.started == 2 and frames.reuse.asked == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("fade", [FADE, 1])
 def test_new_outputs_are_cross_faded_in(model, fade):
     """A run whose fill is SHIFT grey levels off the last one: with a

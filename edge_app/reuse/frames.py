@@ -66,7 +66,8 @@ class FrameReuse:
                                 config.reuse_pixel_change)
         self.meter = ChangeMeter(prepared.any_hole, known, config.reuse_view_band, config.reuse_pixel_change)
         self.runner = NetworkRunner(self._run, frames.inpainter.backend.bind_thread)
-        #: seconds of the clock that times reuse_max_age (replaceable in tests)
+        #: the clock that times reuse_max_age for frames without a time of
+        #: their own (a live source; replaceable in tests), in seconds
         self.clock = time.monotonic
         self.key = None  # type: Optional[Key]
         self.fill = None  # type: Optional[Fill]
@@ -89,12 +90,14 @@ class FrameReuse:
         self.runner.request(Job(small, self.generation))
         self.asked = now
 
-    def frame(self, image: np.ndarray, small: np.ndarray, outputs, timings: Dict[str, float]) -> np.ndarray:
+    def frame(self, image: np.ndarray, small: np.ndarray, outputs, timings: Dict[str, float],
+              at: Optional[float] = None) -> np.ndarray:
         """The inpainted frame; ``small`` its 512 view, ``outputs`` network
-        outputs of this very frame (a synchronous run) or None."""
+        outputs of this very frame (a synchronous run) or None, ``at`` its
+        time in seconds on its source's clock (None: ``clock``)."""
         frames, config = self.frames, self.config
         window = frames.prepared.window
-        now = self.clock()
+        now = self.clock() if at is None else at
         t0 = time.perf_counter()
         out = image.copy()
         _add(timings, "cra", time.perf_counter() - t0)
