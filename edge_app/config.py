@@ -152,6 +152,10 @@ class AppConfig:
     #: of the 512 view: edge_app.reuse.change) ...
     reuse_view_change: float = 0.25
     reuse_view_band: int = 32
+    #: ... counting only changes that have stood still this many seconds
+    #: (something passing by runs nothing: once it is gone the view is as the
+    #: network saw it; 0: every change counts) ...
+    reuse_settle: float = 0.5
     #: ... or when this many seconds passed since it last ran (0: whenever it
     #: is idle): of a video file's own time (its frames / its frame rate), of
     #: the wall clock for a live source.
@@ -164,7 +168,7 @@ class AppConfig:
     reuse_scene_gain: float = 1.5
     #: CRA's residuals are taken again from the current frame when this
     #: fraction of the context they borrow from (weighted by the attention)
-    #: changed.
+    #: changed (changes that stood still reuse_settle seconds).
     reuse_residual_change: float = 0.05
     #: New network outputs are cross-faded in over this many frames (1: at once).
     reuse_crossfade: int = 8
@@ -258,6 +262,7 @@ _RULES = (
     ("reuse_pixel_change", _between(0.0, 255.0), "must be in 0..255 grey levels"),
     ("reuse_view_change", _between(0.0, 1.0), "must be in [0, 1]"),
     ("reuse_view_band", _at_least(1), "must be >= 1 pixel"),
+    ("reuse_settle", _at_least(0.0), "must be >= 0 seconds"),
     ("reuse_max_age", _at_least(0.0), "must be >= 0 seconds"),
     ("reuse_scene_change", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
     ("reuse_scene_gain", _at_least(1.0), "must be >= 1"),

@@ -128,6 +128,9 @@ TABLE = (
                               "%(default)s)", _REUSING, "stream reuse", metavar="F"),
     Flag("reuse_view_band", "... within this many pixels of the hole in the 512 x 512 view (default: %(default)s)",
          _REUSING, "stream reuse", metavar="PX"),
+    Flag("reuse_settle", "... counting the changes that stood still this many seconds (something passing by runs "
+                         "nothing; 0: every change counts; default: %(default)s) ...", _REUSING, "stream reuse",
+         metavar="S"),
     Flag("reuse_max_age", "... and at the latest every S seconds, of a video file's own time or of the wall clock "
                           "for a live source (0: whenever it is idle; default: %(default)s)", _REUSING,
          "stream reuse", metavar="S"),

@@ -196,6 +196,31 @@ def test_the_outputs_age_by_the_frames_own_time(model):
         assert held.started == 2 and frames.reuse.asked == pytest.approx(0.5)
 
 
+def test_something_passing_by_runs_nothing_something_that_stays_does(model):
+    """A dark object moves past the hole (10 frames/s): the view around the
+    hole changes, but never stands still for --reuse-settle seconds, so the
+    network does not run; once it stops next to the hole it does."""
+    image, hole = scene(), obstruction()
+
+    def with_object(x):
+        frame = image.copy()
+        cv2.circle(frame, (int(x), 60), 18, (20, 20, 20), -1)
+        return frame
+
+    with Inpainter(model=model, backend="onnxruntime", reuse_crossfade=1) as inpainter, \
+            held_runs(inpainter.backend, hold_from=2) as held:
+        frames = inpainter.for_mask(hole)
+        frames.reuse.clock = lambda: 0.0
+        frames.inpaint(image, at=0.0)
+        for n in range(1, 26):  # 25 px a frame, from the left edge to past the hole (x 200)
+            frames.inpaint(with_object(25 * n - 20), at=0.1 * n)
+        assert held.started == 1, "something passing by ran the network"
+        for n in range(26, 36):  # it stops at x 180, above the hole
+            frames.inpaint(with_object(180), at=0.1 * n)
+        held.wait_started(2)
+        assert 2.6 + 0.5 <= frames.reuse.asked <= 2.6 + 0.5 + 0.3
+
+
 @pytest.mark.parametrize("fade", [FADE, 1])
 def test_new_outputs_are_cross_faded_in(model, fade):
     """A run whose fill is SHIFT grey levels off the last one: with a
@@ -253,8 +278,10 @@ def test_the_residuals_come_from_the_current_frame_when_the_context_changed(mode
         errors = {}
         for threshold in (0.05, 1.0):
             frames = Inpainter(backend=inpainter.backend, reuse_residual_change=threshold).for_mask(hole)
-            frames.inpaint(image)
-            errors[threshold] = in_hole(frames.inpaint(changed), want, hole)
+            frames.inpaint(image, at=0.0)
+            frames.inpaint(changed, at=0.3)  # changed, not yet for --reuse-settle seconds
+            assert frames.reuse.fill.small is not frames.infer(changed).small
+            errors[threshold] = in_hole(frames.inpaint(changed, at=0.9), want, hole)
             assert frames.network_runs == 1 and not frames.reuse.runner.busy
     assert errors[0.05] < 1.5 and errors[1.0] > 4.0, errors
 

@@ -10,13 +10,17 @@ change), and over the context cells CRA borrows from, weighted by the
 attention (take the residuals again). Around the hole the fraction is the
 largest of its blocks' (VIEW_BLOCK pixels square): something that moved
 next to one part of a long hole (a cable across the view) counts as much as
-next to a small one.
+next to a small one. Those two count only the changes that stand still
+(``Stillness``): something passing by, which the next frames would not show
+where the network saw it, runs nothing; something that came and stayed does.
 """
+from typing import List, Optional, Tuple
+
 import cv2
 import numpy as np
 
 from ..interface import ATTENTION_CELLS, ATTENTION_GRID, MODEL_SIZE
-from .light import Light
+from .light import IDENTITY, Light
 
 _BLOCK = MODEL_SIZE // ATTENTION_GRID
 #: Side of the blocks of the band around the hole, in pixels of the 512 view ...
@@ -76,3 +80,28 @@ class ChangeMeter:
         ((1024,), summing to 1: how much the hole borrows from each cell)."""
         fraction = self._per_cell(changed) / np.maximum(self.cell_known, 1).astype(np.float64)
         return float(fraction @ weights)
+
+
+class Stillness:
+    """Which pixels of the view stood still for the last ``settle`` seconds
+    (a 512 view of at least that age kept, one every ``settle`` / 2)."""
+
+    def __init__(self, meter: ChangeMeter, settle: float):
+        self.meter, self.settle = meter, float(settle)
+        self._views = []  # type: List[Tuple[float, np.ndarray]]  # (time, 512 view), oldest first
+
+    def still(self, small: np.ndarray, now: float) -> Optional[np.ndarray]:
+        """(512, 512) bool: the pixels of ``small`` (the frame at ``now``)
+        unchanged since ``settle`` seconds ago; none before there is a view
+        that old; None (all of them) when ``settle`` is 0."""
+        if self.settle <= 0.0:
+            return None
+        if self._views and now < self._views[-1][0]:  # the clock went back (another source)
+            self._views = []
+        old = [view for view in self._views if now - view[0] >= self.settle]
+        if not self._views or now - self._views[-1][0] >= self.settle / 2.0:
+            self._views.append((now, small))
+        self._views = old[-1:] + [view for view in self._views if now - view[0] < self.settle]
+        if not old:
+            return np.zeros(small.shape[:2], bool)
+        return ~self.meter.changed(old[-1][1], small, IDENTITY)

@@ -9,14 +9,21 @@ costs is decided here, once a frame, in frame order (``FrameReuse.frame``).
   the light jumped): the network is asked at once (a run of an older
   view finishing meanwhile is dropped) and, until it answers, the hole gets
   a quick fill of the new frame.
-- The view around the hole changed since the network's frame, or its
-  outputs are older than ``reuse_max_age``: the network is asked again, on
-  its own thread (when it is idle), and the frame goes on with what it has.
-- The context CRA borrows from changed since the fill's frame: the fill is
-  composed again from the same outputs and the current frame.
+- The view around the hole changed since the network's frame (changes
+  that have stood still for ``reuse_settle`` seconds: something passing by
+  does not count), or its outputs are older than ``reuse_max_age``: the
+  network is asked again, on its own thread (when it is idle), and the
+  frame goes on with what it has.
+- The context CRA borrows from changed since the fill's frame (changes that
+  stood still, likewise): the fill is composed again from the same outputs
+  and the current frame.
 - Otherwise, and after each of these: the fill drawn in the current
   frame's light (``light``, ``fill.draw``): a still scene costs the light
-  fit, the change count and the draw.
+  fit, the change count and the draw. The thin parts of the hole
+  (edge_app.thin_holes, Navier-Stokes from the pixels around them) are
+  filled again from the current frame in the tiles where something around
+  them changed since the fill's frame, so nothing that passed by stays
+  frozen in them.
 """
 import time
 import warnings
@@ -26,8 +33,9 @@ import cv2
 import numpy as np
 
 from ..errors import InpaintError, InpaintWarning
+from ..interface import MODEL_SIZE
 from ..preprocess import image_input
-from .change import ChangeMeter
+from .change import ChangeMeter, Stillness
 from .fill import Fill, draw
 from .light import IDENTITY, LightModel
 from .runner import NetworkRunner
@@ -65,6 +73,12 @@ class FrameReuse:
         self.light = LightModel(prepared.any_hole, known, config.reuse_light_degree, config.reuse_ring,
                                 config.reuse_pixel_change)
         self.meter = ChangeMeter(prepared.any_hole, known, config.reuse_view_band, config.reuse_pixel_change)
+        self.stillness = Stillness(self.meter, config.reuse_settle)
+        #: the part of the 512 view around each tile of the thin-hole fill (edge_app.thin_holes)
+        height, width = prepared.hole.shape
+        self.thin_rects = [(a0 * MODEL_SIZE // height, -(-a1 * MODEL_SIZE // height),
+                            b0 * MODEL_SIZE // width, -(-b1 * MODEL_SIZE // width))
+                           for _, (a0, a1, b0, b1) in (prepared.thin.tiles if prepared.thin else [])]
         self.runner = NetworkRunner(self._run, frames.inpainter.backend.bind_thread)
         #: the clock that times reuse_max_age for frames without a time of
         #: their own (a live source; replaceable in tests), in seconds
@@ -119,13 +133,17 @@ class FrameReuse:
         light = self.light.fit(fill.small, small)
         changed = self.meter.changed(fill.small, small, light)
         scene = light.beyond(config.reuse_scene_gain) or self.meter.whole(changed) > config.reuse_scene_change
+        live = [i for i, (y0, y1, x0, x1) in enumerate(self.thin_rects) if changed[y0:y1, x0:x1].any()]
+        still = self.stillness.still(small, now)
+        if still is not None:
+            changed &= still
         _add(timings, "preprocess", time.perf_counter() - t0)
         if scene:
             self.generation += 1
             self._ask(small, now)
             self.fill, self.fade, light = self._quick_fill(image[window], small, timings), None, IDENTITY
         elif not self.runner.busy and (now - self.asked >= config.reuse_max_age or
-                                       self._view_changed(small, light, timings)):
+                                       self._view_changed(small, light, still, timings)):
             self._ask(small, now)
         elif (self.fade is None and not fill.quick and self.key.weights is not None
               and self.meter.borrowed(changed, self.key.weights) > config.reuse_residual_change):
@@ -138,17 +156,23 @@ class FrameReuse:
             if self.faded >= config.reuse_crossfade:
                 self.fade = None
         draw(self.fill, light, image[window], out[window], fade)
+        if live and not scene:  # thin parts whose surroundings changed: filled from this frame
+            frames.prepared.thin.fill(image[window], out[window], live)
         _add(timings, "blend", time.perf_counter() - t0)
         return out
 
-    def _view_changed(self, small: np.ndarray, light, timings: Dict[str, float]) -> bool:
+    def _view_changed(self, small: np.ndarray, light, still: Optional[np.ndarray],
+                      timings: Dict[str, float]) -> bool:
         """True when the view around the hole changed since the network's
         frame (its view in the fill's light, brought into this frame's by
-        ``light``, the fill's to this frame's)."""
+        ``light``, the fill's to this frame's), counting the pixels that
+        stand ``still`` (None: all)."""
         if self.fill.key_view is None:
             return False
         t0 = time.perf_counter()
         changed = self.meter.changed(self.fill.key_view, small, light)
+        if still is not None:
+            changed &= still
         _add(timings, "preprocess", time.perf_counter() - t0)
         return self.meter.around_hole(changed) > self.config.reuse_view_change
 
