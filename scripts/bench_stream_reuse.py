@@ -5,7 +5,7 @@ A static-camera clip is generated from the bundled photo
 drift (brightness, colour and a gradient across the view that come and go),
 and objects pasted in that move through the scene (cut from the photo
 itself: one drives along the beach, one walks past and behind the blob, one
-crosses the sky and the cable). A fixed obstruction, a cable sagging across
+crosses the sky and the cable, one drives in and parks next to the blob). A fixed obstruction, a cable sagging across
 the whole frame and a blob on the glass, is painted over the frames; the
 mask covers it, and the truth is the same clip without it, so the hole
 hides content that is really there. Nothing is downloaded; no video is
@@ -97,13 +97,16 @@ class Clip:
             raise SystemExit("cannot read {}".format(PHOTO))
         self.background = cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
         s = height / 1080.0
-        self.sprites = [  # (object, path from (x, y) to (x, y) in fractions of the frame)
+        self.sprites = [  # (object, from (x, y) to (x, y) in fractions of the frame, over that part of the clip)
             (_sprite(photo, (0.30, 0.40, 0.50, 0.55), (int(300 * s), int(110 * s)), (-50, -30, 20)),
-             (-0.1, 0.82), (1.1, 0.80)),
+             (-0.1, 0.82), (1.1, 0.80), (0.0, 1.0)),
             (_sprite(photo, (0.55, 0.85, 0.60, 0.99), (int(60 * s), int(180 * s)), (-60, -50, -40)),
-             (0.95, 0.62), (0.35, 0.66)),
+             (0.95, 0.62), (0.35, 0.66), (0.0, 1.0)),
             (_sprite(photo, (0.70, 0.10, 0.75, 0.14), (int(50 * s), int(34 * s)), (-70, -60, -40)),
-             (0.10, 0.10), (0.90, 0.45)),
+             (0.10, 0.10), (0.90, 0.45), (0.0, 1.0)),
+            # drives in and parks right of the blob for the rest of the clip: a change that stays
+            (_sprite(photo, (0.10, 0.88, 0.30, 0.97), (int(260 * s), int(100 * s)), (-80, -70, -30)),
+             (1.15, 0.70), (0.84, 0.70), (0.30, 0.40)),
         ]
         self.hole = np.zeros((height, width), np.uint8)
         xs = np.linspace(0, width, 64)
@@ -128,9 +131,10 @@ class Clip:
         """(input, truth) of frame t."""
         frame = self.background.copy()
         where = t / max(self.frames - 1, 1)
-        for sprite, start, end in self.sprites:
-            centre = ((start[0] + where * (end[0] - start[0])) * self.width,
-                      (start[1] + where * (end[1] - start[1])) * self.height)
+        for sprite, start, end, (first, last) in self.sprites:
+            part = min(max((where - first) / (last - first), 0.0), 1.0)
+            centre = ((start[0] + part * (end[0] - start[0])) * self.width,
+                      (start[1] + part * (end[1] - start[1])) * self.height)
             _paste(frame, sprite, centre)
         colour, gradient = self._light(t)
         frame *= gradient[None, :, None]
@@ -253,7 +257,7 @@ def bench_size(config, model: Optional[str], size: Tuple[int, int], frames: int,
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1920x1080", help="comma-separated WxH clip sizes (default %(default)s)")
-    parser.add_argument("--frames", type=int, default=150, help="frames of the clip (default %(default)s, 6 s)")
+    parser.add_argument("--frames", type=int, default=300, help="frames of the clip (default %(default)s, 12 s)")
     parser.add_argument("--rounds", type=int, default=3, help="alternated runs of each mode (default %(default)s)")
     parser.add_argument("--out", help="JSON file for every run's figures and the medians")
     add_options(parser, "stream")
