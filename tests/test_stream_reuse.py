@@ -32,9 +32,14 @@ def scene(seed=0):
     return (frame * 0.7 + 30).astype(np.uint8)
 
 
-def obstruction():
+def obstruction_blob():
     hole = np.zeros((SIZE[1], SIZE[0]), np.uint8)
     cv2.ellipse(hole, (200, 110), (36, 28), 20, 0, 360, 1, -1)
+    return hole
+
+
+def obstruction():
+    hole = obstruction_blob()
     cv2.line(hole, (10, 200), (300, 170), 1, 2)  # a wire: the thin-hole fill
     return hole
 
@@ -219,6 +224,33 @@ def test_something_passing_by_runs_nothing_something_that_stays_does(model):
             frames.inpaint(with_object(180), at=0.1 * n)
         held.wait_started(2)
         assert 2.6 + 0.5 <= frames.reuse.asked <= 2.6 + 0.5 + 0.3
+
+
+def test_the_thin_parts_are_filled_again_where_something_around_them_changed(model):
+    """The wire's fill (Navier-Stokes from the pixels around it) is kept with
+    the fill; something dark sat on the wire at the fill's frame and is gone
+    the next: where it was, the wire is filled from the new frame (as
+    --every-frame fills it), not left dark."""
+    image, hole = scene(), obstruction()
+    wire = (hole != 0) & (cv2.dilate(obstruction_blob(), np.ones((9, 9), np.uint8)) == 0)
+    near = np.zeros_like(wire)
+    near[150:230, 20:120] = True  # where the object sits, on the wire's left part
+    sitting = image.copy()
+    cv2.circle(sitting, (70, 192), 14, (10, 10, 10), -1)
+    with Inpainter(model=model, backend="onnxruntime", thin_width=12) as inpainter:  # the wire is thin at 512
+        want = every_frame(inpainter.backend, image, hole, thin_width=12)
+        frames = inpainter.for_mask(hole)
+        assert frames.prepared.thin and len(frames.prepared.thin.tiles) == 2
+        before = frames.inpaint(sitting, at=0.0)
+        after = frames.inpaint(image, at=0.1)
+        assert frames.network_runs == 1
+    part = wire & near
+    stale = float(np.abs(before.astype(np.float32) - want)[part].mean())
+    assert stale > 20  # the object's darkness went into the wire's fill
+    assert float(np.abs(after.astype(np.float32) - want)[part].mean()) < 2.0
+    other = wire.copy()
+    other[:, :256] = False  # the wire's other tile (256 pixels wide): the kept fill, bit for bit
+    assert other.any() and np.array_equal(after[other], before[other])
 
 
 @pytest.mark.parametrize("fade", [FADE, 1])
