@@ -120,8 +120,8 @@ TABLE = (
     Flag("reuse_network", "run the network on every frame (today's baseline, for comparison) instead of reusing its "
                           "last outputs while the view around the hole holds", _REUSING, "stream reuse",
          flag="--every-frame"),
-    Flag("reuse_pixel_change", "a pixel of the network's 512 x 512 view counts as changed when a channel differs by more "
-                               "than this many grey levels after the light correction (default: %(default)s)",
+    Flag("reuse_pixel_change", "a pixel of the network's 512 x 512 view counts as changed when a channel differs by "
+                               "more than this many grey levels after the light correction (default: %(default)s)",
          _REUSING, "stream reuse", metavar="LEVELS"),
     Flag("reuse_view_change", "run the network again when this fraction of the known pixels around the hole (in one "
                               "of its 32 x 32 blocks of the 512 x 512 view) changed since it last ran (default: "

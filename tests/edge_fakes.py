@@ -228,4 +228,5 @@ class HeldRuns:
 
     def wait_started(self, runs: int) -> None:
         with self._lock:
-            assert self._lock.wait_for(lambda: len(self.inputs) >= runs, self.TIMEOUT), "run {} never began".format(runs)
+            began = self._lock.wait_for(lambda: len(self.inputs) >= runs, self.TIMEOUT)
+            assert began, "run {} never began".format(runs)
