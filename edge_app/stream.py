@@ -146,10 +146,12 @@ class _Reader:
 
 def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: str,
                max_frames: Optional[int] = None, progress: Optional[Callable[[int], None]] = None,
-               mask_path: Optional[str] = None) -> StreamReport:
+               mask_path: Optional[str] = None,
+               on_frame: Optional[Callable[[np.ndarray], None]] = None) -> StreamReport:
     """Inpaint every frame of ``source`` with the fixed ``hole`` into ``out_path``.
 
-    ``progress(n)`` is called after each written frame.
+    ``progress(n)`` is called after each written frame, ``on_frame(out)``
+    with each frame as it goes to the encoder (to measure it: the bench).
     """
     config = inpainter.config
     cap = open_source(source)
@@ -207,6 +209,8 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
                     report.dropped += 1
                     warnings.warn(InpaintWarning("frame dropped: {}".format(exc)))
                     continue
+                if on_frame is not None:
+                    on_frame(out)
                 t0 = time.perf_counter()
                 writer.write(out)
                 inferred.timings["encode"] = time.perf_counter() - t0

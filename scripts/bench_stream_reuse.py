@@ -12,8 +12,9 @@ hides content that is really there. Nothing is downloaded; no video is
 kept.
 
 The clip runs through ``edge_app.stream.run_stream`` (a lossless FFV1 video
-in and out, whatever --stream-fourcc says, so the figures are of the pixels
-the app wrote; a file's frames are timed by its own clock, 25 frames/s) both ways,
+in, timed by its own clock, 25 frames/s; a video out with --stream-fourcc,
+mp4v by default, as the stream command writes it; the quality figures are
+of each frame's hole as the app made it, before the encoder) both ways,
 ``--every-frame`` and with reuse, alternated over ``--rounds`` rounds (the
 first mode of each round alternates too), and for each run it reports
 frames/s, the network's runs, the stage times per frame, and against the
@@ -165,26 +166,15 @@ def write_clip(clip: Clip, folder: str) -> Tuple[str, str, List[np.ndarray]]:
     return video, mask, truths
 
 
-def _frames(path: str) -> Iterator[np.ndarray]:
-    cap = cv2.VideoCapture(path)
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                return
-            yield frame
-    finally:
-        cap.release()
-
-
-def quality(out_path: str, hole: np.ndarray, truths: List[np.ndarray]) -> Dict[str, float]:
-    """L1, temporal error and flicker ratio in the hole of a written video against the truth."""
+def quality(outs: List[np.ndarray], truths: List[np.ndarray]) -> Dict[str, float]:
+    """L1, temporal error and flicker ratio in the hole: each frame's hole
+    pixels as the app made them against the truth's."""
+    if len(outs) != len(truths):
+        raise RuntimeError("{} frames written, the clip has {}".format(len(outs), len(truths)))
     l1 = temporal = moved = truth_moved = 0.0
-    count = 0
     previous = previous_truth = None
-    for out, truth in zip(_frames(out_path), truths):
-        got = out[hole].astype(np.float32)
-        want = truth.astype(np.float32)
+    for out, truth in zip(outs, truths):
+        got, want = out.astype(np.float32), truth.astype(np.float32)
         l1 += float(np.abs(got - want).mean())
         if previous is not None:
             step, truth_step = got - previous, want - previous_truth
@@ -192,28 +182,29 @@ def quality(out_path: str, hole: np.ndarray, truths: List[np.ndarray]) -> Dict[s
             moved += float(np.abs(step).mean())
             truth_moved += float(np.abs(truth_step).mean())
         previous, previous_truth = got, want
-        count += 1
-    if count != len(truths):
-        raise RuntimeError("{} frames written, the clip has {}".format(count, len(truths)))
-    steps = max(count - 1, 1)
-    return {"l1": l1 / count, "temporal_error": temporal / steps,
+    steps = max(len(outs) - 1, 1)
+    return {"l1": l1 / len(outs), "temporal_error": temporal / steps,
             "flicker_ratio": moved / truth_moved if truth_moved else float("nan")}
 
 
 def run_mode(config, model: Optional[str], video: str, hole: np.ndarray, folder: str,
              truths: List[np.ndarray]) -> Dict[str, object]:
-    """One run of the clip through the stream: its figures."""
-    out = os.path.join(folder, "out.avi")
+    """One run of the clip through the stream: its figures. The hole's
+    pixels of each frame are taken as it goes to the encoder (exact, whatever
+    the codec does after)."""
+    where = np.flatnonzero(hole.reshape(-1))
+    outs = []  # type: List[np.ndarray]
     with Inpainter.from_config(for_command(config, "stream"), model) as inpainter:
-        report = run_stream(inpainter, video, hole, out)
+        report = run_stream(inpainter, video, hole, os.path.join(folder, "out.avi"),
+                            on_frame=lambda out: outs.append(out.reshape(-1, 3).take(where, axis=0)))
         threads = inpainter.config.network_threads
     figures = {"fps": report.fps, "frames": report.written, "network_runs": report.network_runs,
                "network_ms_per_run": 1000.0 * report.network_seconds / max(report.network_runs, 1),
-               "network_threads": threads,
+               "network_threads": threads, "fourcc": config.stream_fourcc,
                "stages_ms_per_frame": {stage: 1000.0 * seconds / max(report.written, 1)
                                        for stage, seconds in in_order(report.timings)}}
-    figures.update(quality(out, hole != 0, truths))
-    os.remove(out)
+    figures.update(quality(outs, truths))
+    os.remove(os.path.join(folder, "out.avi"))
     return figures
 
 
@@ -236,7 +227,7 @@ def bench_size(config, model: Optional[str], size: Tuple[int, int], frames: int,
             size[0], size[1], frames, time.perf_counter() - t0, clip.hole_pixels.mean()))
         for r in range(rounds):
             for mode in (MODES if r % 2 == 0 else MODES[::-1]):
-                mode_config = config.with_options(reuse_network=mode == "reuse", stream_fourcc="FFV1")
+                mode_config = config.with_options(reuse_network=mode == "reuse")
                 figures = run_mode(mode_config, model, video, clip.hole, folder, truths)
                 runs[mode].append(figures)
                 log(_line(mode, figures))

@@ -71,13 +71,15 @@ def test_stream_frames_are_the_inpainters_frames(model, video, tmp_path):
     differ, so a raw frame, one written twice or out of order shows."""
     out = tmp_path / "out.avi"
     with Inpainter(model=model, backend="onnxruntime", stream_fourcc="FFV1", reuse_network=False) as inpainter:
-        report = run_stream(inpainter, video, fixed_mask(), str(out))
+        handed = []
+        report = run_stream(inpainter, video, fixed_mask(), str(out), on_frame=lambda f: handed.append(f.copy()))
         read = read_video(video)
         expected = [inpainter.inpaint(frame, fixed_mask()) for frame in read]
     written = read_video(out)
     if report.written and not written:
         pytest.skip("this OpenCV cannot read back FFV1 video")
-    assert report.written == len(written) == len(read) == 12
+    assert report.written == len(written) == len(read) == len(handed) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(handed, written))  # on_frame: each frame as encoded
     for n, (got, want, raw) in enumerate(zip(written, expected, read)):
         assert not np.array_equal(want, raw), n
         assert np.array_equal(got, want), "frame {}".format(n)
