@@ -71,9 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_inpainter(args: argparse.Namespace):
-    """The Inpainter of the parsed options (imported late: a light --help)."""
+    """The Inpainter of the parsed options, the network's threads sized for
+    the command (edge_app.cores; imported late: a light --help)."""
+    from .cores import for_command
     from .pipeline import Inpainter
-    return Inpainter.from_config(args.config, args.model)
+    return Inpainter.from_config(for_command(args.config, args.command), args.model)
 
 
 def read_pair(image_path: str, mask_path: str, config: AppConfig) -> Tuple[fileio.SourceImage, masks.MaskFile]:
@@ -228,6 +230,10 @@ def cmd_stream(args: argparse.Namespace) -> int:
     print("wrote {}: {}".format(args.output, report.summary()))
     if args.timings and report.written:
         _print_timings(report.timings, report.written)
+        if report.network_runs:
+            print("  {:<11s} {:8.1f} ms per run, {} runs in {} frames".format(
+                "network", 1000.0 * report.network_seconds / report.network_runs, report.network_runs,
+                report.written))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Every setting of the app in one dataclass (thresholds, ROI, CRA, stream).
+"""Every setting of the app in one dataclass (thresholds, ROI, CRA, stream, stream reuse).
 
 The CLI (a flag for every field, the model paths through --model:
 edge_app.options) and ``Inpainter(**options)`` override fields by name, and
@@ -153,6 +153,59 @@ class AppConfig:
     #: FourCC of the written video.
     stream_fourcc: str = "mp4v"
 
+    # --- stream reuse (edge_app.reuse; the threads: edge_app.cores) ---------
+    #: False (--every-frame): run the network on every frame, as a
+    #: comparison baseline. True: the frames of one mask reuse the last
+    #: network outputs and the CRA work that depends on them, each frame's
+    #: fill following the current frame's light (and its residuals when its
+    #: context changed); the network runs again on its own thread when the
+    #: view around the hole changed, at the latest every reuse_max_age
+    #: seconds, and at once on a scene change. The first frame of a mask
+    #: always runs it (nothing to reuse yet).
+    reuse_network: bool = True
+    #: A pixel of the 512 view counts as changed when one of its channels
+    #: differs from the reference frame's by more than this many grey levels
+    #: after the light correction (sensor noise there is about a level).
+    reuse_pixel_change: float = 16.0
+    #: The network runs again when this fraction of the known pixels of the
+    #: 512 view within reuse_view_band pixels of the hole changed since the
+    #: frame it last saw, in one of the blocks of that band (32 x 32 pixels
+    #: of the 512 view: edge_app.reuse.change) ...
+    reuse_view_change: float = 0.25
+    reuse_view_band: int = 32
+    #: ... counting only changes that have stood still this many seconds
+    #: (something passing by runs nothing: once it is gone the view is as the
+    #: network saw it; 0: every change counts) ...
+    reuse_settle: float = 0.5
+    #: ... or when this many seconds passed since it last ran (0: whenever it
+    #: is idle): of a video file's own time (its frames / its frame rate), of
+    #: the wall clock for a live source.
+    reuse_max_age: float = 10.0
+    #: A scene change (cut, camera moved, lights switched): this fraction of
+    #: the whole known view changed, or a channel's light gain beyond this
+    #: factor (either way); the network runs at once and, until it is done,
+    #: the hole gets a quick fill of the new frame (Telea at 512, upsampled).
+    reuse_scene_change: float = 0.5
+    reuse_scene_gain: float = 1.5
+    #: CRA's residuals are taken again from the current frame when this
+    #: fraction of the context they borrow from (weighted by the attention)
+    #: changed (changes that stood still reuse_settle seconds).
+    reuse_residual_change: float = 0.05
+    #: New network outputs are cross-faded in over this many frames (1: at once).
+    reuse_crossfade: int = 8
+    #: The light correction: a gain and an offset per channel that vary
+    #: over the view as polynomials of this degree (0: one for the whole
+    #: view; 1: a gradient across it; 2: also a brighter or darker middle),
+    #: fitted on the known pixels within reuse_ring pixels of the hole and
+    #: on a sparse grid of the rest (edge_app.reuse.light).
+    reuse_light_degree: int = 2
+    reuse_ring: int = 6
+    #: Intra-op threads of the network (onnxruntime). 0: for `inpaint`, the
+    #: runtime's default (every core); for `stream`, `serve` and `bench`,
+    #: where frames are composed while the network runs, the cores minus
+    #: the frame path's thread (edge_app.cores).
+    network_threads: int = 0
+
     # --- web page (python -m edge_app serve) -------------------------------
     #: Largest upload (a photo or a mask file), in bytes: 413 above it.
     serve_max_upload: int = 64 * 1024 * 1024
@@ -242,6 +295,18 @@ _RULES = (
     ("stream_max_failures", _at_least(1), "must be >= 1"),
     ("stream_default_fps", lambda v: 0.0 < v < 1000.0, "must be in (0, 1000)"),
     ("stream_fourcc", lambda v: len(v) == 4, "must be 4 characters (e.g. mp4v)"),
+    ("reuse_pixel_change", _between(0.0, 255.0), "must be in 0..255 grey levels"),
+    ("reuse_view_change", _between(0.0, 1.0), "must be in [0, 1]"),
+    ("reuse_view_band", _at_least(1), "must be >= 1 pixel"),
+    ("reuse_settle", _at_least(0.0), "must be >= 0 seconds"),
+    ("reuse_max_age", _at_least(0.0), "must be >= 0 seconds"),
+    ("reuse_scene_change", lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    ("reuse_scene_gain", _at_least(1.0), "must be >= 1"),
+    ("reuse_residual_change", _between(0.0, 1.0), "must be in [0, 1]"),
+    ("reuse_crossfade", _at_least(1), "must be >= 1 frame"),
+    ("reuse_light_degree", _between(0, 3), "must be in 0..3"),
+    ("reuse_ring", _at_least(1), "must be >= 1 pixel"),
+    ("network_threads", _at_least(0), "must be >= 0"),
     ("serve_max_upload", _at_least(1), "must be >= 1 byte"),
     ("serve_max_pixels", _at_least(1), "must be >= 1 pixel"),
     ("serve_wait", _at_least(0.0), "must be >= 0 seconds"),

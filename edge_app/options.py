@@ -19,6 +19,8 @@ from .errors import ConfigError
 COMMANDS = ("inpaint", "stream", "serve", "bench")
 _ALL = COMMANDS
 _STREAMING = ("stream", "bench")  # bench measures the stream loop too
+_REUSING = ("stream", "serve", "bench")  # the frames of one mask: stream, live preview, bench's stream
+_NETWORK_THREADS = "the network's threads (onnxruntime; 0: {}; default: %(default)s)"
 
 
 class Flag(NamedTuple):
@@ -50,6 +52,10 @@ TABLE = (
                              "cra_matmul .om (made by `python -m convert cra-matmul --size WxH`) for frames or ROI "
                              "crops of that size; worth it when the attention is flat", _ALL, "model",
          flag="--cra-matmul", metavar="OM"),
+    Flag("network_threads", {c: _NETWORK_THREADS.format("the runtime's default, every core" if c == "inpaint" else
+                                                       "the cores left by the frame path, which composes frames "
+                                                       "while the network runs") for c in _ALL},
+         _ALL, "model", metavar="N"),
     Flag("mask_convention", "white-hole: white pixels are the hole (default); keep-white: white is kept and black "
                             "is the hole, as in Huawei's Ascend sample. A mask with transparency is read from its "
                             "alpha channel instead (--alpha-convention)", _ALL, "masks",
@@ -125,6 +131,39 @@ TABLE = (
          ("stream", "serve", "bench"), "stream", metavar="FPS"),
     Flag("stream_fourcc", "FourCC of the written video (default: %(default)s)", _STREAMING, "stream",
          metavar="CODE"),
+    Flag("reuse_network", "run the network on every frame (the baseline, for comparison) instead of reusing its "
+                          "last outputs while the view around the hole holds", _REUSING, "stream reuse",
+         flag="--every-frame"),
+    Flag("reuse_pixel_change", "a pixel of the network's 512 x 512 view counts as changed when a channel differs by "
+                               "more than this many grey levels after the light correction (default: %(default)s)",
+         _REUSING, "stream reuse", metavar="LEVELS"),
+    Flag("reuse_view_change", "run the network again when this fraction of the known pixels around the hole (in one "
+                              "of its 32 x 32 blocks of the 512 x 512 view) changed since it last ran (default: "
+                              "%(default)s)", _REUSING, "stream reuse", metavar="F"),
+    Flag("reuse_view_band", "... within this many pixels of the hole in the 512 x 512 view (default: %(default)s)",
+         _REUSING, "stream reuse", metavar="PX"),
+    Flag("reuse_settle", "... counting the changes that stood still this many seconds (something passing by runs "
+                         "nothing; 0: every change counts; default: %(default)s) ...", _REUSING, "stream reuse",
+         metavar="S"),
+    Flag("reuse_max_age", "... and at the latest every S seconds, of a video file's own time or of the wall clock "
+                          "for a live source (0: whenever it is idle; default: %(default)s)", _REUSING,
+         "stream reuse", metavar="S"),
+    Flag("reuse_scene_change", "a scene change (cut, camera moved, lights switched) runs the network at once: this "
+                               "fraction of the whole view changed (default: %(default)s) ...", _REUSING,
+         "stream reuse", metavar="F"),
+    Flag("reuse_scene_gain", "... or the light changed by more than this factor (default: %(default)s)", _REUSING,
+         "stream reuse", metavar="X"),
+    Flag("reuse_residual_change", "take CRA's borrowed detail again from the current frame when this fraction of the "
+                                  "context it borrows from changed, weighted by how much it borrows from each place "
+                                  "(default: %(default)s)", _REUSING, "stream reuse", metavar="F"),
+    Flag("reuse_crossfade", "cross-fade new network outputs in over this many frames (default: %(default)s)",
+         _REUSING, "stream reuse", metavar="N"),
+    Flag("reuse_light_degree", "the fill follows the frame's light by a gain and offset that vary over the view as "
+                               "polynomials of this degree (0: one for the whole view, 1: a gradient, 2: also a "
+                               "brighter or darker middle; default: %(default)s) ...", _REUSING, "stream reuse",
+         metavar="D"),
+    Flag("reuse_ring", "... fitted on the known pixels within PX pixels of the hole in the 512 x 512 view and a "
+                       "sparse grid of the rest (default: %(default)s)", _REUSING, "stream reuse", metavar="PX"),
     Flag("serve_max_upload", "largest upload in bytes (default: %(default)s)", ("serve",), "page",
          metavar="BYTES"),
     Flag("serve_max_pixels", "largest photo or mask in pixels (default: %(default)s, 8K UHD)", ("serve",), "page",
@@ -157,7 +196,8 @@ EVERYDAY = ("backend", "mask_convention", "alpha_convention", "roi", "fill", "bl
             "overwrite")
 
 _GROUPS = {"model": "model", "masks": "masks", "processing": "processing", "output": "output",
-           "stream": "stream", "page": "web page"}
+           "stream": "stream", "stream reuse": "stream reuse (a fixed camera: the network runs when the view "
+                                               "changes)", "page": "web page"}
 _TIMINGS = {"inpaint": "print the seconds spent in each stage",
             "stream": "print the seconds per frame spent in each stage",
             "serve": "log each inpaint request's stage timings to stderr"}

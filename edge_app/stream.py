@@ -5,9 +5,11 @@
 Reading, preprocessing and inference (``MaskFrames.infer``) run in a worker
 thread that feeds a bounded queue; the calling thread does CRA compose,
 blend (``MaskFrames.finish``) and encode, so inference of frame t+1
-overlaps the host work of frame t. Frames that cannot be read or processed
-are counted, never fatal. ``LatestFrame`` keeps the newest frame of a
-source for the serve page.
+overlaps the host work of frame t. With reuse (the default, edge_app.reuse)
+``infer`` runs the network for the first frame only and it runs again on
+its own thread when the view changes; the report says how often it ran.
+Frames that cannot be read or processed are counted, never fatal.
+``LatestFrame`` keeps the newest frame of a source for the serve page.
 """
 import os
 import queue
@@ -30,8 +32,9 @@ _END = object()
 
 class StreamReport:
     """What happened: frames written, dropped (read but not processed),
-    unreadable (failed reads), wall seconds, frames per second and the
-    seconds per stage summed over the written frames."""
+    unreadable (failed reads), wall seconds, frames per second, the seconds
+    per stage summed over the written frames, and the network's runs (in
+    the frame path or on its own thread) and their seconds."""
 
     def __init__(self) -> None:
         self.written = 0
@@ -39,14 +42,17 @@ class StreamReport:
         self.unreadable = 0
         self.seconds = 0.0
         self.timings = {}  # type: Timings
+        self.network_runs = 0
+        self.network_seconds = 0.0
 
     @property
     def fps(self) -> float:
         return self.written / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        return "{} frames written in {:.1f} s ({:.2f} frames/s); {} dropped, {} unreadable".format(
-            self.written, self.seconds, self.fps, self.dropped, self.unreadable)
+        return ("{} frames written in {:.1f} s ({:.2f} frames/s); the network ran {} times; {} dropped, "
+                "{} unreadable").format(self.written, self.seconds, self.fps, self.network_runs, self.dropped,
+                                        self.unreadable)
 
 
 def open_source(source: str) -> cv2.VideoCapture:
@@ -140,11 +146,14 @@ class _Reader:
 
 def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: str,
                max_frames: Optional[int] = None, progress: Optional[Callable[[int], None]] = None,
-               mask_path: Optional[str] = None, by_alpha: bool = False) -> StreamReport:
+               mask_path: Optional[str] = None, by_alpha: bool = False,
+               on_frame: Optional[Callable[[np.ndarray], None]] = None) -> StreamReport:
     """Inpaint every frame of ``source`` with the fixed ``hole`` into ``out_path``.
 
-    ``progress(n)`` is called after each written frame; ``by_alpha``: the
-    hole was read from the mask file's transparency (masks.check_pair).
+    ``progress(n)`` is called after each written frame, ``on_frame(out)``
+    with each frame as it goes to the encoder (to measure it: the bench);
+    ``by_alpha``: the hole was read from the mask file's transparency
+    (masks.check_pair).
     """
     config = inpainter.config
     cap = open_source(source)
@@ -164,6 +173,8 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
         ready = queue.Queue(maxsize=config.stream_queue)
         stop = threading.Event()
         state = {"dropped": 0, "error": None}
+        # a file's frames are timed by its own clock (its frame rate), a live source's by the wall clock
+        period = 1.0 / source_fps(cap, config) if os.path.isfile(source) else None
 
         def produce() -> None:
             try:
@@ -175,7 +186,7 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
                         state["dropped"] += 1
                     else:
                         try:
-                            ready.put((frame, frames.infer(frame)))
+                            ready.put((frame, frames.infer(frame, None if period is None else (n - 1) * period)))
                         except Exception as exc:  # a bad frame must not end the stream
                             state["dropped"] += 1
                             warnings.warn(InpaintWarning("frame {} dropped: {}".format(n, exc)))
@@ -200,6 +211,8 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
                     report.dropped += 1
                     warnings.warn(InpaintWarning("frame dropped: {}".format(exc)))
                     continue
+                if on_frame is not None:
+                    on_frame(out)
                 t0 = time.perf_counter()
                 writer.write(out)
                 inferred.timings["encode"] = time.perf_counter() - t0
@@ -216,7 +229,9 @@ def run_stream(inpainter: Inpainter, source: str, hole: np.ndarray, out_path: st
                 except queue.Empty:
                     pass
             worker.join()
+            frames.close()
         report.seconds = time.perf_counter() - t_start
+        report.network_runs, report.network_seconds = frames.network_runs, frames.network_seconds
         report.dropped += state["dropped"]
         if state["error"] is not None:
             raise state["error"]

@@ -20,7 +20,7 @@ context. Everything but the fill itself depends only on the mask and is
 computed once (:class:`ThinHoles`), so a stream with a fixed mask pays for
 it once.
 """
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -109,11 +109,11 @@ class ThinHoles:
     def __bool__(self) -> bool:
         return bool(self.tiles)
 
-    def fill(self, image: np.ndarray, out: np.ndarray) -> None:
+    def fill(self, image: np.ndarray, out: np.ndarray, tiles: Optional[Sequence[int]] = None) -> None:
         """Fill the thin parts of ``out`` (the composed frame, written in
         place) by Navier-Stokes from ``image``'s known pixels and ``out``'s
-        fill of the thick parts."""
-        for (y0, y1, x0, x1), (a0, a1, b0, b1) in self.tiles:
+        fill of the thick parts; in every tile, or in those numbered ``tiles``."""
+        for (y0, y1, x0, x1), (a0, a1, b0, b1) in (self.tiles if tiles is None else [self.tiles[i] for i in tiles]):
             context = image[a0:a1, b0:b1].copy()
             np.copyto(context, out[a0:a1, b0:b1], where=self.thick[a0:a1, b0:b1, None])
             thin = self.mask[a0:a1, b0:b1]

@@ -15,6 +15,10 @@ from typing import Dict, List, Mapping, Tuple
 #: cra: the output frame's copy, CRA plan, upsampling, residual and aggregation;
 #: blend: the soft-mask blend into the frame, and the thin parts of the hole
 #: filled at native resolution (edge_app.thin_holes);
+#: (frames that reuse the network's outputs, edge_app.reuse: the light fit
+#: and the change counts are preprocess, composing a fill again is cra,
+#: drawing the fill into the frame is blend; the network's runs on its own
+#: thread are no frame's: the stream reports them apart)
 #: encode: the result to its file format.
 STAGES = ("decode", "preprocess", "h2d", "inference", "d2h", "cra", "blend", "encode")
 

@@ -7,6 +7,8 @@ inpainted = normalised box blur of the known pixels inside the hole (or,
 of 16 x 16 blocks is fully known (as the ACM masks keys), the same for every
 query; mask_processed = max(mask, 7 x 7 box blur of the mask). ``fake_om``
 and ``om_model`` add the ``.om`` name the acl stand-in runs as its ONNX twin.
+``HeldRuns`` makes a backend a network whose runs the test lets go one by
+one (a slow network, without sleeps or timed assertions).
 
 tests/conftest.py loads this module as a plugin (the ``acl`` fixture); test
 modules import it for the model builders.
@@ -14,6 +16,7 @@ modules import it for the model builders.
 import importlib
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -175,3 +178,55 @@ def _om_twin(onnx_path: str) -> str:
     om_path = onnx_path[:-len(".onnx")] + ".om"
     shutil.copyfile(onnx_path, om_path)
     return om_path
+
+
+class HeldRuns:
+    """A backend's runs recorded (their ``img`` input and thread) and, from
+    run ``hold_from`` on (1 = the first), held until the test lets them go
+    (``allow``): a network as slow as the test wants. Runs from
+    ``shift_from`` on get ``shift`` added to their inpainted output (a
+    network whose fill changes). ``wait_started(n)`` waits until run n
+    began; the timeouts only keep a broken test from hanging."""
+
+    TIMEOUT = 60.0
+
+    def __init__(self, backend, hold_from: int = 2, shift: float = 0.0, shift_from: int = 2):
+        self._run = backend.run
+        backend.run = self.run
+        self.hold_from, self.shift, self.shift_from = hold_from, shift, shift_from
+        self.inputs = []  # img of each run, in the order they began
+        self.threads = []
+        self.finished = 0
+        self._allowed = hold_from - 1
+        self._lock = threading.Condition()
+
+    def run(self, img, mask):
+        with self._lock:
+            self.inputs.append(img.copy())
+            self.threads.append(threading.current_thread().name)
+            n = len(self.inputs)
+            self._lock.notify_all()
+            assert self._lock.wait_for(lambda: n <= self._allowed, self.TIMEOUT), "run {} held too long".format(n)
+        inpainted, attention, blend = self._run(img, mask)
+        if n >= self.shift_from and self.shift:
+            inpainted = inpainted + np.float32(self.shift)
+        with self._lock:
+            self.finished += 1
+            self._lock.notify_all()
+        return inpainted, attention, blend
+
+    @property
+    def started(self) -> int:
+        with self._lock:
+            return len(self.inputs)
+
+    def allow(self, runs: int) -> None:
+        """Let runs up to number ``runs`` go."""
+        with self._lock:
+            self._allowed = max(self._allowed, runs)
+            self._lock.notify_all()
+
+    def wait_started(self, runs: int) -> None:
+        with self._lock:
+            began = self._lock.wait_for(lambda: len(self.inputs) >= runs, self.TIMEOUT)
+            assert began, "run {} never began".format(runs)

@@ -186,6 +186,29 @@ def test_stream_runs_inference_in_its_own_thread_on_acl(acl, models, tmp_path):
     assert (report.written, report.dropped) == (6, 0)
 
 
+def test_reused_frames_run_the_network_on_its_own_thread_on_acl(acl, models):
+    """The board path goes through the same scheduling: a run asked for by
+    a frame (its outputs too old) runs on the network's own thread, which
+    makes the ACL context current there (else ACL_ERROR_RT_CONTEXT_NULL,
+    and a warning that fails the test), and its outputs are cross-faded in."""
+    image, mask = frame_and_mask(240, 320)
+    with Inpainter(model=models["om"], backend="acl", reuse_max_age=5.0, reuse_crossfade=2) as inpainter:
+        threads = []
+        run = inpainter.backend.run
+        inpainter.backend.run = lambda img, m: threads.append(threading.current_thread().name) or run(img, m)
+        frames = inpainter.for_mask(mask)
+        now = [0.0]
+        frames.reuse.clock = lambda: now[0]
+        first = frames.inpaint(image)
+        now[0] = 6.0
+        frames.inpaint(image)
+        assert frames.reuse.runner.wait(60)
+        outs = [frames.inpaint(image) for _ in range(2)]
+        assert frames.network_runs == 2 and threads == ["MainThread", "edge_app-network"]
+        assert frames.reuse.fade is None and frames.reuse.key.generation == 0
+    assert all(np.array_equal(out, first) for out in outs)  # the same frame, the same outputs
+
+
 def test_cra_product_on_the_ai_core(acl, models, tmp_path):
     image, mask = frame_and_mask(320, 480)  # cells 10 x 15: P = 450
     matmul_om = edge_fakes.cra_matmul_om(tmp_path, 10 * 15 * 3)

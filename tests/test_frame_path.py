@@ -97,7 +97,7 @@ def test_cli_stream_and_serve_give_the_inpainters_result(model, tmp_path, capsys
 def test_a_masks_frames_keep_their_plan_while_the_blend_holds(model, monkeypatch):
     """One CRA plan for frames sharing the mask and the network's blend mask;
     a new one when the blend changes, and each frame's result is the one a
-    fresh Inpainter gives."""
+    fresh Inpainter gives (--every-frame: each frame runs the network)."""
     built = []
 
     class CountedPlan(cra.CraPlan):
@@ -108,7 +108,7 @@ def test_a_masks_frames_keep_their_plan_while_the_blend_holds(model, monkeypatch
     monkeypatch.setattr(cra, "CraPlan", CountedPlan)
     image, hole = frame_and_hole()
     other, _ = frame_and_hole(seed=3)
-    with Inpainter(model=model, backend="onnxruntime") as inpainter:
+    with Inpainter(model=model, backend="onnxruntime", reuse_network=False) as inpainter:
         frames = inpainter.for_mask(hole)
         first, second = frames.inpaint(image), frames.inpaint(other)
         assert len(built) == 1

@@ -43,6 +43,6 @@ def resolve_backend(name: str) -> str:
     return name
 
 
-def open_backend(name: str, model_path, device_id: int = 0, cra_matmul_model: str = "") -> Backend:
+def open_backend(name: str, model_path, device_id: int = 0, cra_matmul_model: str = "", threads: int = 0) -> Backend:
     """Open a backend by name on a model file (see Backend.open)."""
-    return backend_class(name).open(os.fspath(model_path), device_id, cra_matmul_model)
+    return backend_class(name).open(os.fspath(model_path), device_id, cra_matmul_model, threads)

@@ -71,7 +71,7 @@ class AclBackend(Backend):
         return importlib.util.find_spec("acl") is not None
 
     @classmethod
-    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "") -> "AclBackend":
+    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "", threads: int = 0) -> "AclBackend":
         return cls(model_path, device_id, cra_matmul_model)
 
     def __init__(self, model_path: str, device_id: int = 0, cra_matmul: str = ""):

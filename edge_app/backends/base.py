@@ -9,6 +9,7 @@ them apart) and says what it runs on (``accelerator``, ``precision``,
 their settings as arguments (``open``).
 """
 import os
+import threading
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Type
 
 import numpy as np
@@ -76,6 +77,9 @@ class Backend:
     default_precision = "fp32"
 
     def __init__(self) -> None:
+        #: held around ``run`` and ``close`` by its users (edge_app.pipeline):
+        #: one run at a time, never one while it closes
+        self.lock = threading.Lock()
         self.timings = {}  # type: Timings
         #: The model's own key/value metadata (empty where the format has none).
         self.metadata = {}  # type: Dict[str, str]
@@ -88,10 +92,11 @@ class Backend:
         return True
 
     @classmethod
-    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "") -> "Backend":
-        """The backend on ``model_path``. ``device_id`` (the NPU) and
-        ``cra_matmul_model`` (a CRA product model, see AclBackend) are for
-        the backends that have them; the others ignore them."""
+    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "", threads: int = 0) -> "Backend":
+        """The backend on ``model_path``. ``device_id`` (the NPU),
+        ``cra_matmul_model`` (a CRA product model, see AclBackend) and
+        ``threads`` (the runtime's intra-op threads on the host, 0: its
+        default) are for the backends that have them; the others ignore them."""
         raise NotImplementedError
 
     def accelerator(self) -> Optional[str]:

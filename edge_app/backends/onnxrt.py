@@ -24,8 +24,9 @@ class OnnxRuntimeBackend(Backend):
     model_option = "onnx_model"
 
     @classmethod
-    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "") -> "OnnxRuntimeBackend":
-        return cls(model_path)
+    def open(cls, model_path: str, device_id: int = 0, cra_matmul_model: str = "",
+             threads: int = 0) -> "OnnxRuntimeBackend":
+        return cls(model_path, threads=threads)
 
     def __init__(self, model_path: str, providers: Optional[List[str]] = None, threads: int = 0):
         super().__init__()

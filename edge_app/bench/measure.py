@@ -78,10 +78,13 @@ def stream_fps(inpainter, frame: Frame, frames: int) -> Optional[Dict[str, objec
         report = run_stream(inpainter, source, hole, out, max_frames=frames)
     if report.written != frames:
         raise RuntimeError("stream wrote {} of {} frames ({})".format(report.written, frames, report.summary()))
+    how = ("the network's outputs reused (edge_app.reuse; --every-frame runs it on each)"
+           if inpainter.config.reuse_network else "--every-frame: the network on each frame")
     return {"mode": "overlapped", "frames": report.written, "fps": round(report.fps, 3),
             "note": "edge_app.stream.run_stream: MJPEG video in, {} video out; its worker thread reads and "
                     "infers frame t+1 while the main thread composes, blends and encodes frame t; "
-                    "mask prepared once".format(fourcc)}
+                    "mask prepared once; {}: the network ran {} times for these {} copies of one frame".format(
+                        fourcc, how, report.network_runs, report.written)}
 
 
 def _stats(seconds: Sequence[float], note: Optional[str] = None) -> Dict[str, object]:

@@ -5,6 +5,7 @@ import datetime
 from typing import Callable, Dict, List, Optional, Tuple
 
 from .. import fileio, masks
+from ..cores import for_command
 from ..pipeline import Inpainter
 from ..timings import STAGES
 from .frames import DEFAULT_SIZES, make_frame, parse_sizes
@@ -38,7 +39,7 @@ def run_bench(options: argparse.Namespace, log: Callable[[str], None] = print) -
     else:
         sizes = [None] if image is not None else parse_sizes(DEFAULT_SIZES)
 
-    with Inpainter.from_config(config, options.model) as inpainter:
+    with Inpainter.from_config(for_command(config, "bench"), options.model) as inpainter:
         backend = inpainter.backend
         precision, precision_source = model_precision(backend, options.precision)
         report = {

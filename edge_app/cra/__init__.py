@@ -40,9 +40,9 @@ context cells), ``terms`` (the product strategies and the choice between
 them), ``threads`` (worker threads, OpenCV's threads), ``composer``
 (``compose``: checks, orchestration, rounding and blending).
 """
-from .composer import compose
+from .composer import blend_cell, compose
 from .plan import CraPlan
 from .residual import prune_rows, sharpen_rows
 from .threads import default_threads
 
-__all__ = ["CraPlan", "compose", "default_threads", "prune_rows", "sharpen_rows"]
+__all__ = ["CraPlan", "blend_cell", "compose", "default_threads", "prune_rows", "sharpen_rows"]

@@ -50,6 +50,13 @@ def _rounded(result: np.ndarray, mean: Optional[np.ndarray] = None, total: float
     return cv2.convertScaleAbs(result, dst=dst)
 
 
+def blend_cell(rounded: np.ndarray, original: np.ndarray, soft: np.ndarray, target: np.ndarray) -> None:
+    """rint(soft * rounded + (1 - soft) * original) into ``target`` (uint8
+    boxes of one shape, ``soft`` float32 over the box): how compose blends a
+    cell, exactly ``original`` where soft is 0 and ``rounded`` where it is 1."""
+    cv2.blendLinear(rounded, original, soft, 1.0 - soft, dst=target)
+
+
 def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, terms: Terms,
                    first: int, stop: int) -> Tuple[float, float]:
     """Result, blend and write of cells first .. stop - 1; (seconds, blend seconds)."""
@@ -61,10 +68,9 @@ def _compose_chunk(image: np.ndarray, out: np.ndarray, plan: CraPlan, terms: Ter
         target = out[y0:y1, x0:x1]  # a view: OpenCV writes into it
         if interior:
             _rounded(result, mean, total, dst=target.reshape(result.shape))
-        else:  # rint(soft * rounded + (1 - soft) * I): exactly I where soft = 0
+        else:
             original = image[y0:y1, x0:x1]
-            rounded = _rounded(result, mean, total).reshape(original.shape)
-            cv2.blendLinear(rounded, original, soft, 1.0 - soft, dst=target)
+            blend_cell(_rounded(result, mean, total).reshape(original.shape), original, soft, target)
         t_blend += time.perf_counter() - t0
     return time.perf_counter() - t_start, t_blend
 

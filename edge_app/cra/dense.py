@@ -25,6 +25,7 @@ every pixel with the first tap's source, and the other taps' sources only
 for the pixels whose taps name several. Neighbouring active cells of a grid
 row are computed as one box.
 """
+import copy
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -69,6 +70,7 @@ class SourceField:
         ty, tx = completion.targets
         sy, sx = completion.sources
         self.filled = completion.image
+        self._sources = completion.sources
         view_h, view_w = self.filled.shape[:2]
         height, width = shape
         self.stride = view_w + 1
@@ -98,6 +100,21 @@ class SourceField:
             self.first.append(first)
         #: quads whose four taps name one source (or none has one)
         self.single = np.logical_and.reduce([first == self.first[0] for first in self.first[1:]])
+
+    def with_filled(self, filled: np.ndarray) -> "SourceField":
+        """The same sources over another completed view ``filled`` (float32,
+        the view's shape): the completion in a later frame's light."""
+        field = copy.copy(self)
+        field.filled = filled
+        return field
+
+    def sources_per_cell(self, grid: int) -> np.ndarray:
+        """How many targets take their patch from each cell of a ``grid`` x
+        ``grid`` division of the view ((grid * grid,) counts, row by row)."""
+        view_h, view_w = self.filled.shape[:2]
+        sy, sx = self._sources
+        cells = (sy * grid // view_h) * grid + sx * grid // view_w
+        return np.bincount(cells, minlength=grid * grid)
 
 
 def _taps(first: int, count: int, native: int, view: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

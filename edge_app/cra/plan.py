@@ -10,6 +10,7 @@ ramp around the native hole (``CraPlan._ramp``) and set to 1 on the hole;
 Upsampling is bilinear with half-pixel centres, as ``cv2.resize`` does: along
 x by ``cv2.resize`` to (W, 512) rows, along y by small matrix products.
 """
+import copy
 from typing import List, Optional, Tuple
 
 import cv2
@@ -96,6 +97,15 @@ class CraPlan:
         self.cells = []  # type: List[Tuple[int, Tuple[int, int, int, int], np.ndarray, bool]]
         self._find_active(hole)
         self.cell_ids = np.array([c[0] for c in self.cells], dtype=np.intp)
+
+    def unblended(self) -> "CraPlan":
+        """This plan with every active cell marked interior: compose then
+        writes each cell's rounded result over its whole box, unblended, for
+        a caller that blends it into frames itself (``blend_cell``; the
+        frames of a stream reusing one fill)."""
+        plan = copy.copy(self)
+        plan.cells = [(cell, box, soft, True) for cell, box, soft, _ in self.cells]
+        return plan
 
     def matches(self, hole: np.ndarray, blend: np.ndarray, feather: Optional[int] = None) -> bool:
         """True when this plan is valid for ``hole``, ``blend`` (and ``feather`` when given)."""

@@ -18,7 +18,8 @@ FPS_WINDOW = 25
 
 class LivePreview:
     """The newest frame of ``source`` through the Inpainter's one path for a
-    frame (the stream mask's MaskFrames, kept while the mask stays), as
+    frame (the stream mask's MaskFrames, kept while the mask stays: the
+    network's outputs are reused as in the stream, edge_app.reuse), as
     JPEG; made on the model's thread only while someone watches."""
 
     def __init__(self, source: LatestFrame, config: AppConfig, hole: Optional[np.ndarray]):
@@ -36,7 +37,9 @@ class LivePreview:
 
     def set_hole(self, hole: np.ndarray) -> None:
         with self._lock:
-            self._hole, self._frames = hole, None
+            old, self._hole, self._frames = self._frames, hole, None
+        if old is not None:
+            old.close()  # no more network runs for the old mask
 
     def watched(self) -> bool:
         return time.monotonic() - self._watched < self.config.serve_preview_idle
@@ -73,6 +76,8 @@ class LivePreview:
         with self._lock:
             if self._hole is hole:
                 self._frames = frames
+            elif frames is not None:
+                frames.close()  # the mask changed meanwhile
             self._jpeg, self._note = jpeg, note
             self._times.append(time.monotonic())
 
