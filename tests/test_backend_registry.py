@@ -22,9 +22,10 @@ class _Recorder(Backend):
     model_option = "onnx_model"
 
     @classmethod
-    def open(cls, model_path, device_id=0, cra_matmul_model=""):
+    def open(cls, model_path, device_id=0, cra_matmul_model="", threads=0):
         backend = cls()
         backend.model_path, backend.device_id, backend.cra_matmul_model = model_path, device_id, cra_matmul_model
+        backend.threads = threads
         return backend
 
 
@@ -62,9 +63,10 @@ def test_the_registry_drives_the_cli_the_bench_and_the_inpainter(recorder):
     assert _parses(bench_parser, ["--backend", "recorder", "--out", "r.json"])
     with Inpainter(backend="recorder") as inpainter:
         assert isinstance(inpainter.backend, _Recorder) and inpainter.backend.model_path == AppConfig().onnx_model
-    config = AppConfig(backend="recorder", onnx_model="mine.rec", device_id=2, cra_matmul_model="p.om")
+    config = AppConfig(backend="recorder", onnx_model="mine.rec", device_id=2, cra_matmul_model="p.om",
+                       network_threads=3, fill="network")
     opened = open_configured_backend(config)
-    assert (opened.model_path, opened.device_id, opened.cra_matmul_model) == ("mine.rec", 2, "p.om")
+    assert (opened.model_path, opened.device_id, opened.cra_matmul_model, opened.threads) == ("mine.rec", 2, "p.om", 3)
     assert open_configured_backend(config, "other.rec").model_path == "other.rec"
     assert open_backend("recorder", "x.rec", 1).device_id == 1
 

@@ -389,10 +389,10 @@ def slowed(inpainter, seconds, runs):
         frames = for_mask(hole)
         infer = frames.infer
 
-        def slow_infer(image):
+        def slow_infer(image, at=None):
             start = time.perf_counter()
             time.sleep(seconds)
-            out = infer(image)
+            out = infer(image, at)
             runs.append((start, time.perf_counter(), threading.current_thread().name))
             return out
         frames.infer = slow_infer
