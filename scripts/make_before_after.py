@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The README's before/after picture: the sample with its mask drawn in red,
-next to the app's result with the bundled model (CRA on), each scaled to
+next to the app's result with the bundled model and default settings, each scaled to
 --width pixels.
 
     .venv/bin/python scripts/make_before_after.py [--out docs/images/sample_before_after.jpg]
@@ -37,7 +37,7 @@ def before_after(image: np.ndarray, hole: np.ndarray, result: np.ndarray, width:
     shown[hole] = (0.45 * shown[hole] + 0.55 * np.array([0, 0, 255])).astype(np.uint8)
     height = int(round(image.shape[0] * width / image.shape[1]))
     tiles = [cv2.resize(t, (width, height), interpolation=cv2.INTER_AREA) for t in (shown, result)]
-    return np.hstack([label(tiles[0], "input + mask"), label(tiles[1], "CRA result (bundled model)")])
+    return np.hstack([label(tiles[0], "input + mask"), label(tiles[1], "result (bundled model, default settings)")])
 
 
 def main(argv=None) -> int:

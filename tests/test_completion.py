@@ -8,6 +8,7 @@ import pytest
 from edge_app.completion import complete, complete_view, pull_push, remove_seam
 from edge_app.completion.patchmatch import FEATURES, PATCH, Level, make_coherent, patch_features
 from edge_app.completion import patchmatch
+from edge_app.completion.seams import blend_seams
 
 
 def _banded(side: int = 512, seed: int = 0):
@@ -159,3 +160,41 @@ def test_complete_takes_any_size_and_fills_only_the_hole(side):
     assert done.image.shape == (side, side, 3)
     np.testing.assert_array_equal(done.image[~hole], image[~hole].astype(np.float32))
     assert np.isfinite(done.image).all()
+
+
+def _two_pieces(shade: float):
+    """A flat frame (100) whose hole is filled from two places, the right
+    half from one ``shade`` grey levels brighter: a straight seam."""
+    image = np.full((80, 80, 3), 100.0, np.float32)
+    image[:22, 45:] += shade  # the brighter place the right half copies
+    hole = np.zeros((80, 80), bool)
+    hole[30:50, 20:60] = True
+    ty, tx = np.nonzero(hole)
+    sy = ty - 28
+    sx = np.where(tx < 40, tx - 20, tx + 10)
+    filled = image.copy()
+    filled[ty, tx] = image[sy, sx]
+    return filled, hole, (ty, tx), (sy, sx)
+
+
+def test_blend_seams_evens_out_a_shade_between_pieces():
+    """As the completion runs it: the outline matched first (remove_seam),
+    then the step between the pieces, which that leaves, evened out."""
+    filled, hole, targets, sources = _two_pieces(12.0)
+    matched = remove_seam(filled, hole)
+    assert matched[40, 40, 0] - matched[40, 39, 0] > 5.0
+    out = blend_seams(matched, hole, targets, sources)
+    assert np.array_equal(out[~hole], filled[~hole])  # the known part as it was
+    before = np.abs(matched[30:50, 40] - matched[30:50, 39]).max(axis=1)
+    seam = np.abs(out[30:50, 40] - out[30:50, 39]).max(axis=1)
+    # the pieces' own gradient (flat) across the seam, but next to the outline, whose pixels keep
+    # their difference to the known ones (remove_seam's)
+    assert seam[2:-2].max() < 0.5 and (seam < 0.3 * before).all(), seam
+    steps = np.abs(np.diff(out[29:51, 19:61, 0], axis=1)), np.abs(np.diff(out[29:51, 19:61, 0], axis=0))
+    assert max(s.max() for s in steps) < 3.0
+
+
+def test_blend_seams_keeps_a_step_that_is_structure():
+    filled, hole, targets, sources = _two_pieces(90.0)  # above SEAM_STEP: an edge, not a shade
+    out = blend_seams(filled, hole, targets, sources)
+    assert np.allclose(out, filled)

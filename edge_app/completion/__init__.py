@@ -14,7 +14,9 @@ detail. Neighbours are nudged to copy one piece of the source
 (``patchmatch.make_coherent``), and targets on an edge try patches further
 along it. Last, the mismatch along the hole's outline is spread over the
 hole (``membrane.remove_seam``), so the fill meets its surroundings without
-a step, and next to the outline the Navier-Stokes fill takes over (it
+a step, the shades of neighbouring pieces are evened out in the gradient
+domain (``seams.blend_seams``: no straight seams between two patches of
+water), and next to the outline the Navier-Stokes fill takes over (it
 carries thin lines across).
 
 The start is Navier-Stokes' fill, except where the edges around a pixel
@@ -33,6 +35,7 @@ import numpy as np
 
 from .membrane import pull_push, remove_seam
 from .patchmatch import Level, make_coherent, search, vote
+from .seams import blend_seams
 
 #: The pyramid's coarsest level has at most this many pixels a side.
 COARSEST_SIDE = 64
@@ -244,7 +247,8 @@ def complete(image: np.ndarray, hole: np.ndarray, attention: Optional[np.ndarray
     level, nnf, _, current = previous
     distance = cv2.distanceTransform(level.hole.view(np.uint8), cv2.DIST_L2, 3)
     border = np.clip(1.0 - (distance - BORDER_BAND) / BORDER_RAMP, 0.0, 1.0)[..., None]
-    filled = border * diffused + (1.0 - border) * remove_seam(current, level.hole)
+    current = blend_seams(remove_seam(current, level.hole), level.hole, (level.ty, level.tx), nnf)
+    filled = border * diffused + (1.0 - border) * current
     return Completion(np.where(level.hole[..., None], filled, image), level, nnf)
 
 
