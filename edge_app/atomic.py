@@ -4,6 +4,7 @@ Standard library only, so the trainer, the exporter and the board app share it.
 A crash or Ctrl-C mid-write never leaves a truncated file at the target.
 """
 import contextlib
+import json
 import os
 import tempfile
 
@@ -29,3 +30,11 @@ def atomic_path(path):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_json(path, data) -> None:
+    """``data`` as indented JSON (and a final newline) into ``path``, atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")

@@ -168,7 +168,7 @@ class MaskFrames:
         The frame's stage timings end up in ``inferred.timings`` and the
         Inpainter's ``timings``.
         """
-        config, prepared, timings = self.config, self.prepared, inferred.timings
+        prepared, timings = self.prepared, inferred.timings
         if self.reuse is not None:
             out = self.reuse.frame(image, inferred.small, inferred.outputs, timings, inferred.at)
             self.inpainter.timings = timings

@@ -12,7 +12,9 @@ from typing import Dict, List, Mapping, Tuple
 #: h2d: the input tensors to the accelerator;
 #: inference: the model run;
 #: d2h: the outputs back to the host;
-#: cra: the output frame's copy, CRA plan, upsampling, residual and aggregation;
+#: cra: the output frame's copy, CRA plan, upsampling, residual and aggregation
+#: (with --fill patches also the completion of the 512 view, edge_app.completion,
+#: and the transfer of detail through it, edge_app.cra.dense);
 #: blend: the soft-mask blend into the frame, and the thin parts of the hole
 #: filled at native resolution (edge_app.thin_holes);
 #: (frames that reuse the network's outputs, edge_app.reuse: the light fit

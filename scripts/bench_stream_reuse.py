@@ -31,7 +31,6 @@ rounds are alternated so that load changes hit both alike; rerun when the
 rounds disagree.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -44,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from edge_app.atomic import atomic_path  # noqa: E402
+from edge_app.atomic import write_json  # noqa: E402
 from edge_app.bench.frames import parse_sizes  # noqa: E402
 from edge_app.bench.machine import machine_info  # noqa: E402
 from edge_app.cores import for_command  # noqa: E402
@@ -264,10 +263,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         report = {"tool": "scripts/bench_stream_reuse.py", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "argv": sys.argv[1:] if argv is None else list(argv), "machine": machine_info(),
                   "noise_sigma": NOISE, "results": results}
-        with atomic_path(args.out) as tmp:
-            with open(tmp, "w") as f:
-                json.dump(report, f, indent=2)
-                f.write("\n")
+        write_json(args.out, report)
         print("wrote {}".format(args.out))
     return 0
 

@@ -1,11 +1,10 @@
 """The bench's command line: ``python -m edge_app bench`` (or ``python -m edge_app.bench``)."""
 import argparse
-import json
 import os
 import sys
 from typing import Optional, Sequence
 
-from ..atomic import atomic_path
+from ..atomic import write_json
 from ..backends.base import PRECISIONS
 from ..errors import InpaintError
 from ..options import add_options, parse
@@ -74,10 +73,7 @@ def run(options: argparse.Namespace) -> int:
         timed, ran = model_only["model"], report["run"]["model"]
         if timed and os.path.basename(timed) != os.path.basename(ran):
             print("warning: ais_bench timed {}, this bench ran {}".format(timed, ran), file=sys.stderr)
-    with atomic_path(options.out) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
+    write_json(options.out, report)
     print("wrote {}".format(options.out))
     return 0
 
