@@ -22,7 +22,7 @@ truth in the hole: L1, the temporal error mean |(out_t - out_t-1) -
 (truth_t - truth_t-1)| and the flicker ratio mean |out_t - out_t-1| / mean
 |truth_t - truth_t-1|. Then the medians of each mode and their ratios.
 
-    .venv/bin/python scripts/bench_stream_reuse.py [--size 1920x1080] [--frames 150] [--rounds 3] \\
+    .venv/bin/python scripts/bench_stream_reuse.py [--sizes 1920x1080] [--frames 300] [--rounds 3] \\
         [--out result.json] [any option of `python -m edge_app stream`]
 
 The threads are sized as the stream's (edge_app.cores). The machine running
