@@ -171,6 +171,14 @@ def fetch_png(url):
         return cv2.imdecode(np.frombuffer(reply.read(), np.uint8), cv2.IMREAD_UNCHANGED)
 
 
+def _open_with_photo(browser, server, photo) -> None:
+    """The page loaded in ``browser`` and ``photo`` chosen in it."""
+    browser.send("Page.navigate", session=True, url=server.url())
+    browser.wait_for("document.body && document.body.dataset.status === 'ready'")
+    browser.set_files("#photoFile", [photo])
+    browser.wait_for("document.body.dataset.status === 'image'")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("convention", ["white-hole", "keep-white"])  # the page's masks follow the server's
 def test_paint_and_inpaint_in_chromium(tmp_path, convention):
@@ -266,10 +274,7 @@ def test_a_result_is_marked_stale_when_the_mask_changes_and_inpaint_waits_for_pa
     with Inpainter(model=model, backend="onnxruntime") as inpainter, serving(inpainter) as server:
         browser = Chromium(binary, tmp_path / "profile")
         try:
-            browser.send("Page.navigate", session=True, url=server.url())
-            browser.wait_for("document.body && document.body.dataset.status === 'ready'")
-            browser.set_files("#photoFile", [photo])
-            browser.wait_for("document.body.dataset.status === 'image'")
+            _open_with_photo(browser, server, photo)
             assert _state(browser) == ("image", True, False, False)  # nothing painted yet
             left, top, width = browser.evaluate(
                 "(() => { const r = document.getElementById('mask').getBoundingClientRect(); "
@@ -340,10 +345,7 @@ def test_the_page_sends_a_dropped_photo_again_and_shows_a_full_servers_message(t
 
         browser = Chromium(binary, tmp_path / "profile")
         try:
-            browser.send("Page.navigate", session=True, url=server.url())
-            browser.wait_for("document.body && document.body.dataset.status === 'ready'")
-            browser.set_files("#photoFile", [photo])
-            browser.wait_for("document.body.dataset.status === 'image'")
+            _open_with_photo(browser, server, photo)
             first = browser.evaluate("state.image.id")
             left, top, width = browser.evaluate(
                 "(() => { const r = document.getElementById('mask').getBoundingClientRect(); "
